@@ -1,0 +1,1 @@
+"""Compiled (Cython) rank/mAP evaluation; see cython_eval.pyx. Built by ``pip install .`` or ``make`` here."""

@@ -1,0 +1,131 @@
+"""The contract every dataset keeps, and the helpers its readers share.
+
+A dataset is three lists of ``(path, pid, camid)``: ``train``, ``query`` and ``gallery``. For video datasets
+``path`` is a tuple of frame paths (one tracklet). Train pids are relabelled to 0..N-1 (the classifier's targets);
+query and gallery keep their original pids. Camera ids are 0-based everywhere.
+"""
+import os
+
+DOCS = 'DATASETS.md'
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """A dataset file or folder is missing. The message names the path, the expected layout and the docs section."""
+
+
+def check_required_paths(paths, layout, docs_section):
+    """Raise :class:`DatasetNotFoundError` for the first missing path.
+
+    Args:
+        paths (list of str): files or folders that must exist.
+        layout (str): the expected folder layout, printed in the error (a few lines, e.g. a tree).
+        docs_section (str): the heading of the dataset's section in DATASETS.md.
+    """
+    for path in paths:
+        if not os.path.exists(path):
+            raise DatasetNotFoundError(
+                "'{}' is not available.\nExpected layout:\n{}\nSee the '{}' section of {} for how to get and "
+                "lay out this dataset.".format(path, layout.rstrip(), docs_section, DOCS))
+
+
+def first_existing_dir(candidates):
+    """Return the first folder of ``candidates`` that exists, or the first candidate if none does.
+
+    Lets a reader accept both the seed's folder name and the raw name of the extracted archive.
+    """
+    for candidate in candidates:
+        if os.path.isdir(candidate):
+            return candidate
+    return candidates[0]
+
+
+def relabel(samples):
+    """Map the pids of ``samples`` to 0..N-1 in sorted pid order; returns the new list."""
+    pid2label = {pid: label for label, pid in enumerate(sorted({pid for _, pid, _ in samples}))}
+    return [(path, pid2label[pid], camid) for path, pid, camid in samples]
+
+
+def check_split_id(split_id, num_splits, name):
+    """Raise a ValueError that says how many splits exist when ``split_id`` is out of range."""
+    if not 0 <= split_id < num_splits:
+        raise ValueError('split_id {} is out of range: {} has {} splits (valid split_id: 0..{})'.format(
+            split_id, name, num_splits, num_splits - 1))
+
+
+class BaseDataset(object):
+    """Holds the three subsets and their statistics, and prints the statistics table.
+
+    Subclasses build the lists and call ``super().__init__(train, query, gallery, ...)``.
+    ``total_ids`` / ``total_images`` override the "total" row where a benchmark counts it differently
+    (e.g. CUHK03 and VIPeR count train + query images, since query and gallery overlap).
+    """
+    is_video = False
+
+    def __init__(self, train, query, gallery, verbose=True, total_ids=None, total_images=None,
+                 num_gallery_pids=None):
+        self.train = train
+        self.query = query
+        self.gallery = gallery
+        self.num_train_pids, self.num_train_items, self.num_train_cams = self.subset_stats(train)
+        self.num_query_pids, self.num_query_items, self.num_query_cams = self.subset_stats(query)
+        self.num_gallery_pids, self.num_gallery_items, self.num_gallery_cams = self.subset_stats(gallery)
+        if num_gallery_pids is not None:
+            self.num_gallery_pids = num_gallery_pids
+        self.num_cams = len({camid for subset in (train, query, gallery) for _, _, camid in subset})
+        self.total_ids = total_ids if total_ids is not None else self.num_train_pids + self.num_query_pids
+        if total_images is None:
+            total_images = self.num_train_items + self.num_query_items + self.num_gallery_items
+        self.total_images = total_images
+        if verbose:
+            self.print_statistics()
+
+    @staticmethod
+    def subset_stats(samples):
+        """(number of pids, number of items, number of cameras) of a subset."""
+        pids = {pid for _, pid, _ in samples}
+        cams = {camid for _, _, camid in samples}
+        return len(pids), len(samples), len(cams)
+
+    @property
+    def name(self):
+        return self.__class__.__name__
+
+    def statistics_rows(self):
+        """(subset name, # ids, # items, # cameras) rows of the printed table."""
+        return [
+            ('train', self.num_train_pids, self.num_train_items, self.num_train_cams),
+            ('query', self.num_query_pids, self.num_query_items, self.num_query_cams),
+            ('gallery', self.num_gallery_pids, self.num_gallery_items, self.num_gallery_cams),
+        ]
+
+    def statistics_table(self):
+        unit = '# tracklets' if self.is_video else '# images'
+        rule = '  ' + '-' * 40
+        lines = ['=> {} loaded'.format(self.name), 'Dataset statistics:', rule,
+                 '  subset   | # ids | {:>11} | # cameras'.format(unit), rule]
+        for subset, num_pids, num_items, num_cams in self.statistics_rows():
+            lines.append('  {:8} | {:5d} | {:11d} | {:9d}'.format(subset, num_pids, num_items, num_cams))
+        lines.append(rule)
+        lines.append('  {:8} | {:5d} | {:11d} | {:9d}'.format('total', self.total_ids, self.total_images,
+                                                             self.num_cams))
+        lines.append(rule)
+        if self.is_video:
+            lengths = [len(paths) for subset in (self.train, self.query, self.gallery) for paths, _, _ in subset]
+            if lengths:
+                lines.append('  number of images per tracklet: {} ~ {}, average {:.1f}'.format(
+                    min(lengths), max(lengths), sum(lengths) / len(lengths)))
+                lines.append(rule)
+        return '\n'.join(lines)
+
+    def print_statistics(self):
+        print(self.statistics_table())
+
+
+class BaseImageDataset(BaseDataset):
+    """An image dataset: every path is one image file."""
+    is_video = False
+
+
+class BaseVideoDataset(BaseDataset):
+    """A video dataset: every path is a tuple of frame files (one tracklet)."""
+    is_video = True
