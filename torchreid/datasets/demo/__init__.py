@@ -1,0 +1,47 @@
+"""Built-in demo datasets, generated on first use: ``-d demo`` (images) and ``-d demovideo`` (tracklets).
+
+They need no download, so every script, test and tutorial runs out of the box. The pictures are procedurally drawn
+pedestrians (see :mod:`.drawing`) whose identities differ in learnable ways, seen by cameras that differ in
+lighting, background, framing and blur. The data is written in the exact layout and file naming of Market-1501
+(``demo``) and DukeMTMC-VideoReID (``demovideo``) and read by those readers' own code, so the demo exercises the
+same path as the real benchmarks.
+"""
+import os
+
+from ..dukemtmcvidreid import DukeMTMCVidReID
+from ..market1501 import Market1501
+from .generate import (DEMO_SEED, IMAGE_DEMO_SIZES, VIDEO_DEMO_SIZES, ensure_generated, generate_image_demo,
+                       generate_video_demo)
+
+__all__ = ['DemoImageDataset', 'DemoVideoDataset', 'generate_image_demo', 'generate_video_demo']
+
+
+class DemoImageDataset(Market1501):
+    """Demo image dataset in Market-1501's layout under ``<root>/demo``, generated there when missing.
+
+    About 60 train ids / 360 images, 40 query ids / 120 images, and a gallery of 40 ids plus distractors
+    (about 280 images; junk images are dropped as in Market-1501), from 6 cameras. Delete the folder to regenerate.
+    """
+    dataset_dir = 'demo'
+    docs_section = 'Demo data'
+
+    def __init__(self, root='data', verbose=True, **kwargs):
+        ensure_generated(os.path.join(root, self.dataset_dir), generate_image_demo, DEMO_SEED, IMAGE_DEMO_SIZES)
+        super(DemoImageDataset, self).__init__(root=root, verbose=verbose, **kwargs)
+
+
+class DemoVideoDataset(DukeMTMCVidReID):
+    """Demo video dataset in DukeMTMC-VideoReID's layout under ``<root>/demovideo``, generated there when missing.
+
+    40 train ids / about 100 tracklets, 30 query ids / 30 tracklets, a gallery of 30 ids plus 10 distractor ids
+    (about 55 tracklets), 6 to 12 frames per tracklet, 6 cameras. Delete the folder to regenerate.
+    """
+    dataset_dir = 'demovideo'
+    docs_section = 'Demo data'
+    layout = """\
+<root>/demovideo/     (generated automatically; delete the folder to regenerate it)
+    DukeMTMC-VideoReID/{train,query,gallery}/<pid>/<tracklet id>/<pid>_C<camera>_F<frame>_X<n>.jpg"""
+
+    def fetch_missing_data(self):
+        """Generate the demo tree (instead of downloading the real dataset)."""
+        ensure_generated(self.dataset_dir, generate_video_demo, DEMO_SEED, VIDEO_DEMO_SIZES)
