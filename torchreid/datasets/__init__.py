@@ -24,6 +24,7 @@ _image_datasets = OrderedDict([
     ('prid450s', 'prid450s:PRID450S'),
     ('ilids', 'ilids:iLIDS'),
     ('sensereid', 'sensereid:SenseReID'),
+    ('market_style', 'generic:MarketStyleDataset'),
     ('demo', 'demo:DemoImageDataset'),
 ])
 _video_datasets = OrderedDict([

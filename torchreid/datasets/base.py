@@ -7,6 +7,7 @@ query and gallery keep their original pids. Camera ids are 0-based everywhere.
 import os
 
 DOCS = 'DATASETS.md'
+SUBSET_KEYS = ('train', 'query', 'gallery')
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -28,15 +29,50 @@ def check_required_paths(paths, layout, docs_section):
                 "lay out this dataset.".format(path, layout.rstrip(), docs_section, DOCS))
 
 
-def first_existing_dir(candidates):
+def first_existing_dir(candidates, marker=None):
     """Return the first folder of ``candidates`` that exists, or the first candidate if none does.
 
-    Lets a reader accept both the seed's folder name and the raw name of the extracted archive.
+    Lets a reader accept both the seed's folder name and the raw name of the extracted archive. With ``marker``
+    (a file or folder name) a candidate only counts when it holds ``marker``: that tells the seed's
+    ``market1501/`` holding the images apart from a ``market1501/`` that holds ``Market-1501-v15.09.15/``.
     """
     for candidate in candidates:
-        if os.path.isdir(candidate):
+        if os.path.isdir(candidate) and (marker is None or os.path.exists(os.path.join(candidate, marker))):
             return candidate
     return candidates[0]
+
+
+def save_split_file(splits, fpath, dataset_dir):
+    """Write ``splits`` (a list of ``{'train': samples, 'query': samples, 'gallery': samples}``) as JSON.
+
+    Image paths are stored relative to ``dataset_dir`` with '/' separators, so the dataset folder (and --root) can
+    move; :func:`load_split_file` turns them back into paths under the folder's new location.
+    """
+    from ..utils.iotools import write_json
+
+    def relative(samples):
+        return [[os.path.relpath(path, dataset_dir).replace(os.sep, '/'), pid, camid] for path, pid, camid in samples]
+    write_json([{key: relative(split[key]) for key in SUBSET_KEYS} for split in splits], fpath)
+
+
+def load_split_file(fpath, dataset_dir):
+    """Read a file written by :func:`save_split_file`: a list of splits of ``(absolute path, pid, camid)`` tuples.
+
+    Returns None when the file is missing, or holds absolute paths: the seed wrote those (tied to the old --root,
+    and with 1-based camids for some datasets), so the caller regenerates the file.
+    """
+    from ..utils.iotools import read_json
+    if not os.path.exists(fpath):
+        return None
+    stored = read_json(fpath)
+    splits = []
+    for split in stored:
+        if any(os.path.isabs(path) for key in SUBSET_KEYS for path, _, _ in split[key]):
+            print("Note: '{}' was written by an older version (absolute paths); making it again".format(fpath))
+            return None
+        splits.append({key: [(os.path.join(dataset_dir, *path.split('/')), int(pid), int(camid))
+                             for path, pid, camid in split[key]] for key in SUBSET_KEYS})
+    return splits
 
 
 def relabel(samples):
