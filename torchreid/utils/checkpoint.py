@@ -148,6 +148,12 @@ def load_checkpoint(fpath, map_location='cpu'):
     return checkpoint
 
 
+def rename_old_densenet_key(key):
+    """torchvision 0.2's DenseNet name -> today's: ``...denselayer1.norm.1.weight`` -> ``...denselayer1.norm1.weight``
+    (other keys are returned unchanged)."""
+    return _OLD_DENSENET_NAME.sub(r'\1\2\3.', key)
+
+
 def extract_state_dict(checkpoint):
     """The model state_dict inside ``checkpoint``, in today's naming.
 
@@ -165,7 +171,7 @@ def extract_state_dict(checkpoint):
     keys = list(state_dict)
     while all(key.startswith(_PREFIX) for key in keys):
         keys = [key[len(_PREFIX):] for key in keys]
-    keys = [_OLD_DENSENET_NAME.sub(r'\1\2\3.', key) for key in keys]
+    keys = [rename_old_densenet_key(key) for key in keys]
     return OrderedDict(zip(keys, state_dict.values()))
 
 
