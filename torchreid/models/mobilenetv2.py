@@ -1,12 +1,14 @@
 """MobileNetV2 (Sandler et al. CVPR'18), width 1.0, the seed's from-scratch variant.
 
-Pooled 1280-d feature, dropout 0.5 in training, then ``classifier``. State_dict keys are the seed's
+Pooled 1280-d feature, dropout 0.5 in training, then the head of :mod:`torchreid.models.heads` (the seed's:
+``classifier`` on the feature). State_dict keys are the seed's
 (``block3.0.conv1.conv.weight``, ``block3.0.conv3.0.weight``, ...).
 """
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .blocks import ConvBlock, check_loss, train_output, warn_no_imagenet_weights
+from .blocks import ConvBlock, warn_no_imagenet_weights
+from .heads import ReIDModel
 
 # (expansion t, out channels, repeats n, stride of the first unit) of block2 ... block8
 BLOCK_SETTINGS = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
@@ -32,12 +34,12 @@ class Bottleneck(nn.Module):
         return out + x if self.use_residual else out
 
 
-class MobileNetV2(nn.Module):
-    """MobileNetV2 for re-id; ``feat_dim`` 1280."""
+class MobileNetV2(ReIDModel):
+    """MobileNetV2 for re-id; ``feat_dim`` 1280. ``pooling``, ``neck``, ``neck_feat``: see
+    :mod:`torchreid.models.heads`."""
 
-    def __init__(self, num_classes, loss={'xent'}, pretrained=True):
+    def __init__(self, num_classes, loss={'xent'}, pretrained=True, pooling='avg', neck='none', neck_feat=None):
         super().__init__()
-        self.loss = check_loss(loss)
         self.conv1 = ConvBlock(3, 32, 3, stride=2, padding=1, bias=False, activation=nn.ReLU6)
         in_channels = 32
         for index, (expansion, out_channels, repeats, stride) in enumerate(BLOCK_SETTINGS, start=2):
@@ -48,8 +50,7 @@ class MobileNetV2(nn.Module):
             # single-unit blocks are the unit itself (keys block2.conv1..., not block2.0.conv1...)
             self.add_module('block{}'.format(index), units[0] if repeats == 1 else nn.Sequential(*units))
         self.conv9 = ConvBlock(320, 1280, 1, bias=False, activation=nn.ReLU6)
-        self.classifier = nn.Linear(1280, num_classes)
-        self.feat_dim = 1280
+        self.build_head(1280, num_classes, loss, pooling=pooling, neck=neck, neck_feat=neck_feat)
         if pretrained:
             warn_no_imagenet_weights('MobileNetV2')
 
@@ -61,8 +62,5 @@ class MobileNetV2(nn.Module):
         return self.conv9(x)
 
     def forward(self, x):
-        features = F.adaptive_avg_pool2d(self.featuremaps(x), 1).flatten(1)
-        features = F.dropout(features, p=0.5, training=self.training)
-        if not self.training:
-            return features
-        return train_output(self.loss, self.classifier(features), features)
+        """(B, 3, H, W) images -> see :meth:`ReIDModel.head`."""
+        return self.head(F.dropout(self.pool(self.featuremaps(x)), p=0.5, training=self.training))

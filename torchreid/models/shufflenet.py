@@ -8,7 +8,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .blocks import check_loss, train_output, warn_no_imagenet_weights
+from .blocks import warn_no_imagenet_weights
+from .heads import ReIDModel
 
 # output channels of stage2, stage3, stage4 for each number of groups
 STAGE_CHANNELS = {1: (144, 288, 576), 2: (200, 400, 800), 3: (240, 480, 960), 4: (272, 544, 1088),
@@ -47,15 +48,16 @@ class Bottleneck(nn.Module):
         return F.relu(x + out)
 
 
-class ShuffleNet(nn.Module):
-    """ShuffleNet v1 for re-id; ``num_groups`` picks the channel plan (seed default 3 -> ``feat_dim`` 960)."""
+class ShuffleNet(ReIDModel):
+    """ShuffleNet v1 for re-id; ``num_groups`` picks the channel plan (seed default 3 -> ``feat_dim`` 960).
+    ``pooling``, ``neck``, ``neck_feat``: see :mod:`torchreid.models.heads`."""
 
-    def __init__(self, num_classes, loss={'xent'}, pretrained=True, num_groups=3):
+    def __init__(self, num_classes, loss={'xent'}, pretrained=True, num_groups=3, pooling='avg', neck='none',
+                 neck_feat=None):
         super().__init__()
         if num_groups not in STAGE_CHANNELS:
             raise ValueError('ShuffleNet num_groups must be one of {}, got {}'.format(sorted(STAGE_CHANNELS),
                                                                                      num_groups))
-        self.loss = check_loss(loss)
         self.conv1 = nn.Sequential(
             nn.Conv2d(3, 24, 3, stride=2, padding=1, bias=False),
             nn.BatchNorm2d(24),
@@ -69,8 +71,7 @@ class ShuffleNet(nn.Module):
             units += [Bottleneck(out_channels, out_channels, 1, num_groups) for _ in range(repeats - 1)]
             self.add_module('stage{}'.format(index), nn.Sequential(*units))
             in_channels = out_channels
-        self.classifier = nn.Linear(in_channels, num_classes)
-        self.feat_dim = in_channels
+        self.build_head(in_channels, num_classes, loss, pooling=pooling, neck=neck, neck_feat=neck_feat)
         if pretrained:
             warn_no_imagenet_weights('ShuffleNet')
 
@@ -79,7 +80,5 @@ class ShuffleNet(nn.Module):
         return self.stage4(self.stage3(self.stage2(self.conv1(x))))
 
     def forward(self, x):
-        features = F.adaptive_avg_pool2d(self.featuremaps(x), 1).flatten(1)
-        if not self.training:
-            return features
-        return train_output(self.loss, self.classifier(features), features)
+        """(B, 3, H, W) images -> see :meth:`ReIDModel.head`."""
+        return self.head(self.pool(self.featuremaps(x)))
