@@ -62,6 +62,20 @@ def _move_merging(src, dst):
             _move_merging(os.path.join(src, name), os.path.join(dst, name))
 
 
+def _extract_tar_safely(archive, dest_dir):
+    """Extract a tar archive, refusing members that would land outside ``dest_dir`` (absolute paths, '..')."""
+    if hasattr(tarfile, 'data_filter'):   # Python >= 3.9.17 / 3.10.12 / 3.11.4
+        archive.extractall(dest_dir, filter='data')
+        return
+    root = os.path.realpath(dest_dir)
+    for member in archive.getmembers():
+        target = os.path.realpath(os.path.join(dest_dir, member.name))
+        if os.path.commonpath([root, target]) != root or member.issym() or member.islnk():
+            raise DatasetDownloadError("refusing to extract '{}' from the archive (it points outside '{}')".format(
+                member.name, dest_dir))
+    archive.extractall(dest_dir)
+
+
 def extract_archive(archive_path, dest_dir):
     """Extract a zip or tar (.tar, .tar.gz, ...) archive into ``dest_dir``.
 
@@ -82,8 +96,7 @@ def extract_archive(archive_path, dest_dir):
                 archive.extractall(tmp_dir)
         else:
             with tarfile.open(archive_path) as archive:
-                # The 'data' filter refuses absolute paths, '..' and links pointing outside the folder.
-                archive.extractall(tmp_dir, filter='data')
+                _extract_tar_safely(archive, tmp_dir)
         for name in os.listdir(tmp_dir):
             _move_merging(os.path.join(tmp_dir, name), os.path.join(dest_dir, name))
     finally:
