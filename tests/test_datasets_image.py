@@ -1,7 +1,6 @@
 """Image dataset readers on tiny trees in each dataset's official layout (see tests/dataset_trees.py)."""
 import json
 import os
-import shutil
 import socket
 
 import numpy as np
@@ -119,7 +118,8 @@ def test_msmt17_lists_camids_and_val_option(tmp_path, folder):
     data_dir = trees.build_msmt17(str(tmp_path), folder)
     dataset = MSMT17(root=str(tmp_path), verbose=False)
     assert [(os.path.relpath(path, data_dir), pid, camid) for path, pid, camid in dataset.train] == [
-        ('train/0000/0000_000_01_0303morning_0015_0.jpg', 0, 0), ('train/0000/0000_002_03_0303morning_0020_0.jpg', 0, 2),
+        ('train/0000/0000_000_01_0303morning_0015_0.jpg', 0, 0),
+        ('train/0000/0000_002_03_0303morning_0020_0.jpg', 0, 2),
         ('train/0001/0001_000_15_0303noon_0001_1.jpg', 1, 14)]
     assert triples(dataset.query) == [('0000_000_02_0303morning_0035_1.jpg', 0, 1),
                                       ('0001_000_05_0303afternoon_0101_0.jpg', 1, 4)]

@@ -4,6 +4,7 @@ import re
 
 from .base import (BaseImageDataset, check_required_paths, check_split_id, load_split_file,
                    save_split_file)
+from .download import extract_archive
 from .viper import two_view_splits
 
 LAYOUT = """\
@@ -37,7 +38,6 @@ class CUHK01(BaseImageDataset):
         zip_path = os.path.join(self.dataset_dir, 'CUHK01.zip')
         if not os.path.isdir(campus_dir):
             check_required_paths([zip_path], LAYOUT, self.docs_section)
-            from .download import extract_archive
             extract_archive(zip_path, self.dataset_dir)
         check_required_paths([campus_dir], LAYOUT, self.docs_section)
 

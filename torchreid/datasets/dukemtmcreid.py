@@ -2,6 +2,7 @@
 import os
 
 from .base import BaseImageDataset, check_required_paths, first_existing_dir, relabel
+from .download import download_dataset
 from .generic import read_market_style_folder
 
 LAYOUT = """\
@@ -36,7 +37,6 @@ class DukeMTMCreID(BaseImageDataset):
                       self.dataset_dir]
         self.data_dir = first_existing_dir(candidates, marker=SUBSETS[0])
         if not os.path.isdir(os.path.join(self.data_dir, SUBSETS[0])):
-            from .download import download_dataset
             download_dataset(self.dataset_dir, self.dataset_url, layout=LAYOUT, docs_section=self.docs_section)
             self.data_dir = candidates[0]
         subset_dirs = [os.path.join(self.data_dir, name) for name in SUBSETS]

@@ -4,6 +4,7 @@ import os
 import numpy as np
 
 from .base import BaseImageDataset, check_required_paths, check_split_id
+from .download import download_dataset
 
 LAYOUT = """\
 <root>/grid/                       (downloaded and extracted automatically from underground_reid.zip)
@@ -70,7 +71,6 @@ class GRID(BaseImageDataset):
         split_mat_path = os.path.join(data_dir, 'features_and_partitions.mat')
         required = [probe_dir, gallery_dir, split_mat_path]
         if not all(os.path.exists(path) for path in required):
-            from .download import download_dataset
             download_dataset(self.dataset_dir, self.dataset_url, layout=LAYOUT, docs_section=self.docs_section)
         check_required_paths(required, LAYOUT, self.docs_section)
 

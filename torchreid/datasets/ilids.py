@@ -2,6 +2,7 @@
 import os
 
 from .base import BaseImageDataset, check_required_paths, check_split_id
+from .download import download_dataset
 from .ilidsvid import read_splits
 from .tracklets import list_subfolders
 
@@ -36,7 +37,6 @@ class iLIDS(BaseImageDataset):
         split_mat_path = os.path.join(self.dataset_dir, 'train-test people splits', 'train_test_splits_ilidsvid.mat')
         required = cam_dirs + [split_mat_path]
         if not all(os.path.exists(path) for path in required):
-            from .download import download_dataset
             download_dataset(self.dataset_dir, self.dataset_url, layout=LAYOUT, docs_section=self.docs_section)
         check_required_paths(required, LAYOUT, self.docs_section)
 

@@ -31,7 +31,7 @@ def read_list(list_path, images_dir):
 
 
 class MSMT17(BaseImageDataset):
-    """MSMT17_V1 read from its list files: ``list_train`` -> train, ``list_query`` / ``list_gallery`` -> query / gallery.
+    """MSMT17_V1 from its list files: ``list_train`` -> train, ``list_query`` / ``list_gallery`` -> query / gallery.
 
     ``list_val.txt`` holds more images of the train identities. As in the seed and in the published benchmark
     numbers it is left out of train unless ``add_val_to_train=True``. Camids are 0..14. Train pids are relabelled

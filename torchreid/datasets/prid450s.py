@@ -4,6 +4,7 @@ import re
 
 from .base import (BaseImageDataset, check_required_paths, check_split_id, load_split_file, relabel,
                    save_split_file)
+from .download import download_dataset
 from .viper import random_train_pids
 
 LAYOUT = """\
@@ -39,7 +40,6 @@ class PRID450S(BaseImageDataset):
         self.dataset_dir = os.path.join(root, self.dataset_dir)
         cam_dirs = [os.path.join(self.dataset_dir, camera) for camera in ('cam_a', 'cam_b')]
         if not all(os.path.isdir(path) for path in cam_dirs):
-            from .download import download_dataset
             download_dataset(self.dataset_dir, self.dataset_url, archive_name=self.archive_name, layout=LAYOUT,
                              docs_section=self.docs_section)
         check_required_paths(cam_dirs, LAYOUT, self.docs_section)

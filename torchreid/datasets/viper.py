@@ -8,6 +8,7 @@ import numpy as np
 
 from .base import (BaseImageDataset, check_required_paths, check_split_id, load_split_file, relabel,
                    save_split_file)
+from .download import download_dataset
 
 LAYOUT = """\
 <root>/viper/                      (downloaded and extracted automatically from VIPeR.v1.0.zip)
@@ -70,7 +71,6 @@ class VIPeR(BaseImageDataset):
         self.dataset_dir = os.path.join(root, self.dataset_dir)
         cam_dirs = [os.path.join(self.dataset_dir, 'VIPeR', camera) for camera in ('cam_a', 'cam_b')]
         if not all(os.path.isdir(path) for path in cam_dirs):
-            from .download import download_dataset
             download_dataset(self.dataset_dir, self.dataset_url, layout=LAYOUT, docs_section=self.docs_section)
         check_required_paths(cam_dirs, LAYOUT, self.docs_section)
 
