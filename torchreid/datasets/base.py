@@ -6,6 +6,8 @@ query and gallery keep their original pids. Camera ids are 0-based everywhere.
 """
 import os
 
+from ..utils.iotools import read_json, write_json
+
 DOCS = 'DATASETS.md'
 SUBSET_KEYS = ('train', 'query', 'gallery')
 
@@ -48,20 +50,18 @@ def save_split_file(splits, fpath, dataset_dir):
     Image paths are stored relative to ``dataset_dir`` with '/' separators, so the dataset folder (and --root) can
     move; :func:`load_split_file` turns them back into paths under the folder's new location.
     """
-    from ..utils.iotools import write_json
-
     def relative(samples):
         return [[os.path.relpath(path, dataset_dir).replace(os.sep, '/'), pid, camid] for path, pid, camid in samples]
     write_json([{key: relative(split[key]) for key in SUBSET_KEYS} for split in splits], fpath)
 
 
 def load_split_file(fpath, dataset_dir):
-    """Read a file written by :func:`save_split_file`: a list of splits of ``(absolute path, pid, camid)`` tuples.
+    """Read a file written by :func:`save_split_file`: a list of splits of ``(path, pid, camid)`` tuples.
 
-    Returns None when the file is missing, or holds absolute paths: the seed wrote those (tied to the old --root,
-    and with 1-based camids for some datasets), so the caller regenerates the file.
+    Paths are joined to ``dataset_dir`` (the folder's current location). Returns None when the file is missing, or
+    holds absolute paths: the seed wrote those (tied to the old --root, and with 1-based camids for some datasets),
+    so the caller regenerates the file.
     """
-    from ..utils.iotools import read_json
     if not os.path.exists(fpath):
         return None
     stored = read_json(fpath)
