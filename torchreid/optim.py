@@ -67,6 +67,14 @@ class WarmupMultiStepLR(LRScheduler):
         factor = self.lr_factor(self.last_epoch)
         return [base_lr * factor for base_lr in self.base_lrs]
 
+    def set_epoch(self, epoch):
+        """Jump to 0-based ``epoch`` (e.g. resuming from a checkpoint without scheduler state) and set the
+        optimizer's learning rates accordingly."""
+        self.last_epoch = epoch
+        self._last_lr = self.get_lr()
+        for group, lr in zip(self.optimizer.param_groups, self._last_lr):
+            group['lr'] = lr
+
 
 def build_lr_scheduler(optimizer, stepsize, gamma=0.1, warmup_epochs=0, warmup_factor=0.1):
     """MultiStepLR over ``stepsize`` (epoch milestones) with an optional linear warm-up."""

@@ -1,0 +1,197 @@
+"""Evaluation inside the training loop: feature extraction, distances, rank/mAP/mINP and the printed result block.
+
+One batch of the query or gallery loader is ``(imgs, pids, camids, paths)``; imgs is (B, C, H, W) for images or
+(B, S, C, H, W) for tracklets of S frames, whose frame features are pooled (mean or max) into one feature.
+Under torchrun every process extracts a strided share of each set and the main process gathers them.
+"""
+import time
+from collections import namedtuple
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from . import comm
+
+EvalResult = namedtuple('EvalResult', ['rank1', 'mAP', 'mINP', 'cmc', 'distmat'])
+
+PRINTED_RANKS = (1, 5, 10, 20)
+
+
+def pool_frames(frame_features, num_tracklets, pool):
+    """(B*S, D) frame features -> (B, D) tracklet features by mean ('avg') or max ('max') over the S frames."""
+    frame_features = frame_features.view(num_tracklets, -1, frame_features.size(-1))
+    if pool == 'avg':
+        return frame_features.mean(dim=1)
+    if pool == 'max':
+        return frame_features.max(dim=1).values
+    raise ValueError("pool must be 'avg' or 'max', got '{}'".format(pool))
+
+
+def _forward_features(model, imgs, flip):
+    features = model(imgs).float()
+    if flip:
+        features = (features + model(imgs.flip(dims=[-1])).float()) / 2.
+    return features
+
+
+@torch.no_grad()
+def extract_features(model, loader, device, pool='avg', flip=False, autocast=None):
+    """Features of every item of ``loader`` in loader order.
+
+    Args:
+        model (nn.Module): in eval mode it returns (N, D) features.
+        loader: yields ``(imgs, pids, camids, ...)`` with imgs (B, C, H, W) or tracklets (B, S, C, H, W).
+        device (torch.device): where the forward pass runs.
+        pool (str): 'avg' or 'max' pooling of frame features (tracklets only).
+        flip (bool): average each feature with the feature of the horizontally flipped input.
+        autocast: optional context-manager factory (mixed precision).
+
+    Returns:
+        (features (N, D) float32 CPU tensor, pids (N,) int64 ndarray, camids (N,) int64 ndarray,
+        seconds per forward batch).
+    """
+    model.eval()
+    autocast = autocast or nullcontext
+    features, pids, camids, batch_times = [], [], [], []
+    for batch in loader:
+        imgs = batch[0].to(device, non_blocking=True)
+        start = time.time()
+        with autocast():
+            if imgs.dim() == 5:
+                batch_size = imgs.size(0)
+                batch_features = pool_frames(_forward_features(model, imgs.flatten(0, 1), flip), batch_size, pool)
+            else:
+                batch_features = _forward_features(model, imgs, flip)
+        batch_features = batch_features.float().cpu()
+        batch_times.append(time.time() - start)
+        features.append(batch_features)
+        pids.append(np.asarray(batch[1]))
+        camids.append(np.asarray(batch[2]))
+    if not features:
+        return torch.empty(0, 0), np.empty(0, np.int64), np.empty(0, np.int64), 0.
+    return (torch.cat(features), np.concatenate(pids).astype(np.int64), np.concatenate(camids).astype(np.int64),
+            float(np.mean(batch_times)))
+
+
+def shard_loader(loader, rank, world_size):
+    """A loader over items rank, rank + world_size, ... of ``loader``'s dataset (same batch size and workers)."""
+    indices = list(range(rank, len(loader.dataset), world_size))
+    return DataLoader(loader.dataset, batch_size=loader.batch_size, sampler=indices, num_workers=loader.num_workers,
+                      collate_fn=loader.collate_fn, pin_memory=loader.pin_memory)
+
+
+def extract_features_distributed(model, loader, device, **kwargs):
+    """:func:`extract_features` over all processes; the main process gets the whole set, the others None."""
+    world_size = comm.get_world_size()
+    if world_size == 1:
+        return extract_features(model, loader, device, **kwargs)
+    rank = comm.get_rank()
+    features, pids, camids, batch_time = extract_features(model, shard_loader(loader, rank, world_size), device,
+                                                          **kwargs)
+    shares = comm.all_gather_object((features, pids, camids, batch_time))
+    if rank != 0:
+        return None
+    num_items = len(loader.dataset)
+    order = np.concatenate([np.arange(r, num_items, world_size) for r in range(world_size)])
+    inverse = np.argsort(order, kind='stable')
+    features = torch.cat([share[0] for share in shares if len(share[1])])[torch.from_numpy(inverse)]
+    pids = np.concatenate([share[1] for share in shares])[inverse]
+    camids = np.concatenate([share[2] for share in shares])[inverse]
+    return features, pids, camids, float(np.mean([share[3] for share in shares]))
+
+
+def print_results(mAP, cmc, mINP=None, ranks=PRINTED_RANKS):
+    """The seed's result block (plus mINP); ranks beyond the CMC length (tiny galleries) are left out."""
+    print('Results ----------')
+    print('mAP: {:.1%}'.format(mAP))
+    if mINP is not None:
+        print('mINP: {:.1%}'.format(mINP))
+    print('CMC curve')
+    for r in ranks:
+        if r <= len(cmc):
+            print('Rank-{:<3}: {:.1%}'.format(r, cmc[r - 1]))
+    print('------------------')
+
+
+class Evaluator(object):
+    """Query-vs-gallery evaluation of a model, as the seed's ``test()`` plus the options the scripts expose.
+
+    Args:
+        query_loader, gallery_loader: test loaders (no shuffling).
+        device (torch.device): where the forward passes run.
+        pool (str): 'avg' or 'max' pooling of frame features (video).
+        flip_test (bool): average each feature with that of the flipped image.
+        normalize_feature (bool): L2-normalise features before the distance.
+        dist_metric (str): 'euclidean' (squared, as the seed) or 'cosine'.
+        rerank (bool): k-reciprocal re-ranking of the distance matrix.
+        use_metric_cuhk03 (bool): CUHK03 single-gallery-shot metric.
+        autocast: optional context-manager factory for mixed precision.
+    """
+
+    def __init__(self, query_loader, gallery_loader, device, pool='avg', flip_test=False, normalize_feature=False,
+                 dist_metric='euclidean', rerank=False, use_metric_cuhk03=False, autocast=None):
+        self.query_loader = query_loader
+        self.gallery_loader = gallery_loader
+        self.device = device
+        self.pool = pool
+        self.flip_test = flip_test
+        self.normalize_feature = normalize_feature
+        self.dist_metric = dist_metric
+        self.rerank = rerank
+        self.use_metric_cuhk03 = use_metric_cuhk03
+        self.autocast = autocast
+
+    def _extract(self, model, loader, name):
+        extracted = extract_features_distributed(model, loader, self.device, pool=self.pool, flip=self.flip_test,
+                                                 autocast=self.autocast)
+        if extracted is not None:
+            print('Extracted features for {} set, obtained {}-by-{} matrix'.format(
+                name, extracted[0].size(0), extracted[0].size(1)))
+        return extracted
+
+    def evaluate(self, model):
+        """Rank-1, mAP, mINP and CMC of ``model`` (the bare module, not a DDP wrapper).
+
+        Every process returns the same numbers; only the main process holds ``distmat`` (others: None).
+        """
+        was_training = model.training
+        query = self._extract(model, self.query_loader, 'query')
+        gallery = self._extract(model, self.gallery_loader, 'gallery')
+        model.train(was_training)
+        result = None
+        if comm.is_main_process():
+            images_per_batch = self.query_loader.batch_size * getattr(self.query_loader.dataset, 'seq_len', 1)
+            print('==> BatchTime(s)/BatchSize(img): {:.3f}/{}'.format((query[3] + gallery[3]) / 2, images_per_batch))
+            result = self.compute_metrics(query, gallery)
+        summary = comm.broadcast_object(None if result is None else result._replace(distmat=None))
+        return result if result is not None else summary
+
+    def compute_metrics(self, query, gallery):
+        """Distance matrix, optional re-ranking, then CMC/mAP/mINP; prints the result block."""
+        from .. import metrics
+
+        query_features, query_pids, query_camids, _ = query
+        gallery_features, gallery_pids, gallery_camids, _ = gallery
+        if self.normalize_feature:
+            query_features = F.normalize(query_features, p=2, dim=1)
+            gallery_features = F.normalize(gallery_features, p=2, dim=1)
+        distmat = _to_numpy(metrics.compute_distance_matrix(query_features, gallery_features, self.dist_metric))
+        if self.rerank:
+            print('Applying person re-ranking ...')
+            distmat_qq = _to_numpy(metrics.compute_distance_matrix(query_features, query_features, self.dist_metric))
+            distmat_gg = _to_numpy(metrics.compute_distance_matrix(gallery_features, gallery_features,
+                                                                   self.dist_metric))
+            distmat = metrics.re_ranking(distmat, distmat_qq, distmat_gg)
+        print('Computing CMC and mAP')
+        rank_result = metrics.evaluate_rank(distmat, query_pids, gallery_pids, query_camids, gallery_camids,
+                                            max_rank=50, use_metric_cuhk03=self.use_metric_cuhk03)
+        cmc = np.asarray(rank_result.cmc)
+        print_results(rank_result.mAP, cmc, rank_result.mINP)
+        return EvalResult(float(cmc[0]), float(rank_result.mAP), float(rank_result.mINP), cmc, distmat)
+
+
+def _to_numpy(matrix):
+    return matrix.cpu().numpy() if torch.is_tensor(matrix) else np.asarray(matrix)
