@@ -9,8 +9,9 @@ from PIL import Image
 
 import torchreid.data.image_io as image_io
 from torchreid.data import (ImageDataset, VideoClipDataset, VideoDataset, build_test_loader, build_train_loader,
-                            build_transforms, collate_with_paths, read_image, sample_frame_indices,
+                            build_transforms, collate_with_paths, read_image, read_image_tensor, sample_frame_indices,
                             tracklets_to_frames)
+from torchreid.data.image_io import jpeg_size
 
 REAL_OPEN = Image.open
 
@@ -103,6 +104,50 @@ def test_reduced_scale_decoding_changes_the_network_input_only_slightly(tmp_path
     assert grey_levels.mean().item() < 1.0
 
 
+def test_jpeg_size_reads_the_frame_header(tmp_path):
+    img = Image.open(write_image(tmp_path / 'a.jpg', size=(40, 90), seed=1))
+    for name, kwargs in [('baseline.jpg', {}), ('progressive.jpg', {'progressive': True}),
+                         ('exif.jpg', {'exif': b'Exif\x00\x00' + b'\x00' * 64})]:
+        img.save(tmp_path / name, **kwargs)
+        assert jpeg_size((tmp_path / name).read_bytes()) == (90, 40)
+    img.convert('L').save(tmp_path / 'grey.jpg')
+    assert jpeg_size((tmp_path / 'grey.jpg').read_bytes()) == (90, 40)
+    assert jpeg_size(open(write_image(tmp_path / 'a.png'), 'rb').read()) is None
+    assert jpeg_size(b'\xff\xd8\xff\xe0\x00') is None  # truncated
+
+
+def test_read_image_tensor_gives_the_same_pixels_as_read_image(tmp_path):
+    for name, mode in [('rgb.jpg', 'RGB'), ('grey.jpg', 'L'), ('cmyk.jpg', 'CMYK'), ('rgba.png', 'RGBA')]:
+        path = write_image(tmp_path / name, size=(20, 44), seed=2, mode=mode)
+        tensor = read_image_tensor(path)
+        assert tensor.dtype == torch.uint8 and tensor.shape == (3, 44, 20)
+        assert np.array_equal(tensor.permute(1, 2, 0).numpy(), np.asarray(read_image(path)))
+    big = write_image(tmp_path / 'big.jpg', size=(600, 1200), seed=3)
+    assert read_image_tensor(big, decode_size=(288, 144)).shape == (3, 300, 150)
+    assert torch.equal(read_image_tensor(big, decode_size=(288, 144)),
+                       torch.from_numpy(np.array(read_image(big, decode_size=(288, 144)))).permute(2, 0, 1))
+    assert read_image_tensor(big, decode_size=(700, 400)).shape == (3, 1200, 600)
+
+
+def test_read_image_tensor_without_torchvision_decoder_falls_back_to_pil(tmp_path, monkeypatch):
+    path = write_image(tmp_path / 'a.jpg', size=(20, 44), seed=5)
+    expected = read_image_tensor(path)
+    monkeypatch.setattr(image_io, 'decode_jpeg', None)
+    assert torch.equal(read_image_tensor(path), expected)
+
+
+def test_read_image_tensor_errors_name_the_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(image_io, 'RETRY_DELAY_S', 0)
+    with pytest.raises(FileNotFoundError, match='missing.jpg'):
+        read_image_tensor(str(tmp_path / 'missing.jpg'))
+    good = (tmp_path / 'good.jpg')
+    write_image(good, size=(20, 44))
+    header_only = tmp_path / 'truncated.jpg'
+    header_only.write_bytes(good.read_bytes()[:200])  # a readable header, then the data stops
+    with pytest.raises(OSError, match="could not read image '.*truncated.jpg' after 3 attempts"):
+        read_image_tensor(str(header_only))
+
+
 # ---------------------------------------------------------------- frame sampling
 
 def test_evenly_drops_the_tail_and_strides():
@@ -151,6 +196,8 @@ def test_image_dataset_items(tmp_path):
     img, pid, camid, path = ImageDataset(samples, test_transform)[2]
     assert img.shape == (3, 32, 16) and img.dtype == torch.float32
     assert (pid, camid, path) == (1, 2, paths[2])
+    # Pipelines read through read_image_tensor; the result equals the pipeline applied to the PIL image.
+    assert torch.equal(img, test_transform(read_image(paths[2])))
     raw, _, _, _ = ImageDataset(samples)[0]
     assert isinstance(raw, Image.Image) and raw.mode == 'RGB'
     with pytest.raises(ValueError, match='ImageDataset got tracklets'):

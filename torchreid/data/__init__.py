@@ -5,15 +5,15 @@ them with :func:`collate_with_paths`.
 """
 from .datasets import (VIDEO_SAMPLE_METHODS, ImageDataset, VideoClipDataset, VideoDataset, collate_with_paths,
                        sample_frame_indices, tracklets_to_frames)
-from .image_io import read_image
+from .image_io import read_image, read_image_tensor
 from .loaders import build_test_loader, build_train_loader
 from .samplers import TRAIN_SAMPLERS, RandomIdentitySampler, build_train_sampler
 from .transforms import (IMAGENET_MEAN, IMAGENET_STD, ImagePipeline, Random2DTranslation, ToNormalizedTensor,
-                         build_seed_transforms, build_transforms)
+                         ToUint8Tensor, build_seed_transforms, build_transforms)
 
 __all__ = [
-    'read_image', 'ImageDataset', 'VideoDataset', 'VideoClipDataset', 'collate_with_paths', 'sample_frame_indices',
+    'read_image', 'read_image_tensor', 'ImageDataset', 'VideoDataset', 'VideoClipDataset', 'collate_with_paths', 'sample_frame_indices',
     'tracklets_to_frames', 'VIDEO_SAMPLE_METHODS', 'RandomIdentitySampler', 'build_train_sampler', 'TRAIN_SAMPLERS',
-    'Random2DTranslation', 'ToNormalizedTensor', 'ImagePipeline', 'build_transforms', 'build_seed_transforms',
+    'Random2DTranslation', 'ToUint8Tensor', 'ToNormalizedTensor', 'ImagePipeline', 'build_transforms', 'build_seed_transforms',
     'IMAGENET_MEAN', 'IMAGENET_STD', 'build_train_loader', 'build_test_loader',
 ]

@@ -9,9 +9,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 from torch.utils.data.dataloader import default_collate
-from torchvision.transforms.v2 import functional as F
 
-from .image_io import read_image
+from .image_io import read_image, read_image_tensor
+from .transforms import ImagePipeline
 
 VIDEO_SAMPLE_METHODS = ('evenly', 'random', 'all')
 
@@ -59,9 +59,13 @@ def sample_frame_indices(num_frames, seq_len, method, rng=np.random):
         method, ', '.join(VIDEO_SAMPLE_METHODS)))
 
 
-def _decode_size(transform):
-    # Pipelines from build_transforms say how large a source they need (see read_image's decode_size).
-    return getattr(transform, 'decode_size', None)
+def _load(path, transform):
+    """Read and transform one image. Pipelines from build_transforms get a uint8 tensor (fast decoding, see
+    read_image_tensor); any other transform gets the PIL image, as the seed's."""
+    if isinstance(transform, ImagePipeline):
+        return transform(read_image_tensor(path, transform.decode_size))
+    img = read_image(path)
+    return img if transform is None else transform(img)
 
 
 class ImageDataset(Dataset):
@@ -73,17 +77,13 @@ class ImageDataset(Dataset):
                              'tracklets_to_frames(samples) for frame-level training')
         self.samples = samples
         self.transform = transform
-        self.decode_size = _decode_size(transform)
 
     def __len__(self):
         return len(self.samples)
 
     def __getitem__(self, index):
         path, pid, camid = self.samples[index]
-        img = read_image(path, self.decode_size)
-        if self.transform is not None:
-            img = self.transform(img)
-        return img, pid, camid, path
+        return _load(path, self.transform), pid, camid, path
 
 
 class VideoDataset(Dataset):
@@ -106,16 +106,14 @@ class VideoDataset(Dataset):
         self.seq_len = seq_len
         self.sample = sample
         self.transform = transform
-        self.decode_size = _decode_size(transform)
 
     def __len__(self):
         return len(self.samples)
 
     def _load_frame(self, path):
-        img = read_image(path, self.decode_size)
         if self.transform is None:
-            return F.pil_to_tensor(img)
-        return self.transform(img)
+            return read_image_tensor(path)
+        return _load(path, self.transform)
 
     def _load_frames(self, paths):
         return [self._load_frame(path) for path in paths]

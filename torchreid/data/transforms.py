@@ -1,7 +1,7 @@
 """Image transforms: the seed's Random2DTranslation and the train/test pipelines.
 
-The default pipelines (:func:`build_transforms`) work on uint8 tensors: the decoded image is viewed as a (3, H, W)
-uint8 tensor, resized with torch's native uint8 antialiased bilinear kernel (a port of Pillow's), cropped by slicing,
+The default pipelines (:func:`build_transforms`) work on uint8 tensors: the image is decoded straight into a (3, H, W)
+uint8 tensor (:func:`torchreid.data.read_image_tensor`), resized with torch's native uint8 antialiased bilinear kernel (a port of Pillow's), cropped by slicing,
 flipped, and converted to a normalised float tensor in a single pass at the end. They draw the same random numbers
 as the seed's PIL pipeline (:func:`build_seed_transforms`) and give the same tensor up to uint8 rounding inside the
 resize (at most 2 grey levels out of 255 on a pixel, typically 0); ``benchmarks/data_speed.py`` measures the
@@ -57,6 +57,22 @@ class Random2DTranslation(object):
             type(self).__name__, self.height, self.width, self.p, self.interpolation.value)
 
 
+class ToUint8Tensor(object):
+    """PIL image -> uint8 tensor (C, H, W) (a channels-last view of one copy of the pixels); uint8 tensors pass
+    through, so a pipeline takes either a PIL image or the output of :func:`torchreid.data.read_image_tensor`."""
+
+    def __call__(self, img):
+        if isinstance(img, torch.Tensor):
+            if img.dtype != torch.uint8 or img.dim() != 3:
+                raise TypeError('expected a PIL image or a uint8 tensor (C, H, W), got a {} tensor of shape {}'
+                                .format(img.dtype, tuple(img.shape)))
+            return img
+        return F.pil_to_tensor(img)
+
+    def __repr__(self):
+        return '{}()'.format(type(self).__name__)
+
+
 class ToNormalizedTensor(object):
     """uint8 image tensor (C, H, W), any strides -> contiguous float32 (C, H, W) equal to ``(x / 255 - mean) / std``.
 
@@ -83,10 +99,11 @@ class ToNormalizedTensor(object):
 
 
 class ImagePipeline(T.Compose):
-    """A Compose that also says how large a source image it needs.
+    """A Compose that starts from a PIL image or a uint8 tensor (3, H, W), and says how large a source it needs.
 
-    ``decode_size`` (height, width) is the largest size any of its resizes produces; ImageDataset/VideoDataset pass
-    it to :func:`torchreid.data.read_image` so that large JPEGs are decoded at a reduced scale.
+    ``decode_size`` (height, width) is the largest size any of its resizes produces. ImageDataset/VideoDataset
+    read images for an ImagePipeline with ``read_image_tensor(path, decode_size)``: no PIL image in between, and
+    large JPEGs decoded at reduced scale.
     """
 
     def __init__(self, transforms, decode_size):
@@ -95,7 +112,7 @@ class ImagePipeline(T.Compose):
 
 
 def build_transforms(height, width, random_erase=False, color_jitter=False, mean=IMAGENET_MEAN, std=IMAGENET_STD):
-    """The train and test transforms (PIL image in, normalised float tensor (3, height, width) out).
+    """The train and test transforms (PIL image or uint8 tensor in, normalised float tensor (3, height, width) out).
 
     Train: Random2DTranslation, horizontal flip (p=0.5), [colour jitter], to tensor + normalise, [random erasing].
     Test: resize to (height, width), to tensor + normalise. Without the options this is the seed's pipeline (same
@@ -112,7 +129,7 @@ def build_transforms(height, width, random_erase=False, color_jitter=False, mean
         (train_transform, test_transform), both :class:`ImagePipeline`.
     """
     translation = Random2DTranslation(height, width)
-    train_steps = [T.PILToTensor(), translation, T.RandomHorizontalFlip(p=0.5)]
+    train_steps = [ToUint8Tensor(), translation, T.RandomHorizontalFlip(p=0.5)]
     if color_jitter:
         train_steps.append(v2.ColorJitter(brightness=0.2, contrast=0.15, saturation=0, hue=0))
     train_steps.append(ToNormalizedTensor(mean, std))
@@ -120,7 +137,7 @@ def build_transforms(height, width, random_erase=False, color_jitter=False, mean
         train_steps.append(v2.RandomErasing(p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0))
     train_transform = ImagePipeline(train_steps, decode_size=translation.enlarged_size())
     test_transform = ImagePipeline([
-        T.PILToTensor(),
+        ToUint8Tensor(),
         v2.Resize((height, width), interpolation=InterpolationMode.BILINEAR, antialias=True),
         ToNormalizedTensor(mean, std),
     ], decode_size=(height, width))
