@@ -12,8 +12,11 @@ from .transforms import (IMAGENET_MEAN, IMAGENET_STD, ImagePipeline, Random2DTra
                          ToUint8Tensor, build_seed_transforms, build_transforms)
 
 __all__ = [
-    'read_image', 'read_image_tensor', 'ImageDataset', 'VideoDataset', 'VideoClipDataset', 'collate_with_paths', 'sample_frame_indices',
-    'tracklets_to_frames', 'VIDEO_SAMPLE_METHODS', 'RandomIdentitySampler', 'build_train_sampler', 'TRAIN_SAMPLERS',
-    'Random2DTranslation', 'ToUint8Tensor', 'ToNormalizedTensor', 'ImagePipeline', 'build_transforms', 'build_seed_transforms',
-    'IMAGENET_MEAN', 'IMAGENET_STD', 'build_train_loader', 'build_test_loader',
+    'read_image', 'read_image_tensor',
+    'ImageDataset', 'VideoDataset', 'VideoClipDataset', 'collate_with_paths', 'sample_frame_indices',
+    'tracklets_to_frames', 'VIDEO_SAMPLE_METHODS',
+    'RandomIdentitySampler', 'build_train_sampler', 'TRAIN_SAMPLERS',
+    'Random2DTranslation', 'ToUint8Tensor', 'ToNormalizedTensor', 'ImagePipeline', 'build_transforms',
+    'build_seed_transforms', 'IMAGENET_MEAN', 'IMAGENET_STD',
+    'build_train_loader', 'build_test_loader',
 ]

@@ -1,11 +1,11 @@
 """Image transforms: the seed's Random2DTranslation and the train/test pipelines.
 
-The default pipelines (:func:`build_transforms`) work on uint8 tensors: the image is decoded straight into a (3, H, W)
-uint8 tensor (:func:`torchreid.data.read_image_tensor`), resized with torch's native uint8 antialiased bilinear kernel (a port of Pillow's), cropped by slicing,
-flipped, and converted to a normalised float tensor in a single pass at the end. They draw the same random numbers
-as the seed's PIL pipeline (:func:`build_seed_transforms`) and give the same tensor up to uint8 rounding inside the
-resize (at most 2 grey levels out of 255 on a pixel, typically 0); ``benchmarks/data_speed.py`` measures the
-speed-up.
+The default pipelines (:func:`build_transforms`) work on uint8 tensors: the image is decoded straight into a
+(3, H, W) uint8 tensor (:func:`torchreid.data.read_image_tensor`), resized with torch's native uint8 antialiased
+bilinear kernel (a port of Pillow's), cropped by slicing, flipped, and turned into a normalised float tensor in one
+step at the end. They draw the same random numbers as the seed's PIL pipeline (:func:`build_seed_transforms`) and
+give the same tensor up to the rounding of the uint8 resize (about a fifth of the values one grey level away from
+Pillow's, none more than 2). ``benchmarks/data_speed.py`` measures the speed-up.
 """
 import random
 
@@ -54,7 +54,7 @@ class Random2DTranslation(object):
 
     def __repr__(self):
         return '{}(height={}, width={}, p={}, interpolation={})'.format(
-            type(self).__name__, self.height, self.width, self.p, self.interpolation.value)
+            type(self).__name__, self.height, self.width, self.p, self.interpolation)
 
 
 class ToUint8Tensor(object):
