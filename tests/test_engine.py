@@ -307,3 +307,34 @@ def test_run_recorder_plots_and_writes_tensorboard(tmp_path):
     silent = RunRecorder(str(tmp_path / 'other'), enabled=False)
     silent.record_train_epoch(1, 1., 0.1)
     assert silent.plot_curves() is None and not os.path.exists(str(tmp_path / 'other'))
+
+
+@pytest.mark.parametrize('loss', ['xent', 'xent_htri'])
+def test_hacnn_trains_and_evaluates_on_cpu_with_both_engines(loss, tmp_path):
+    """HACNN (tuple outputs, 160x64 input) with each engine, on images, clips and tracklets (the seed needed a GPU)."""
+    from torchreid.engine.evaluation import extract_features
+    from torchreid.models import init_model
+    torch.manual_seed(0)
+    model = init_model('hacnn', num_classes=NUM_CLASSES, loss={'xent'} if loss == 'xent' else {'xent', 'htri'},
+                       pretrained=False)
+    optimizer = build_optimizer('adam', model.parameters(), 3e-4, 0)
+    if loss == 'xent':
+        kwargs = {'criterion': CrossEntropyLoss(NUM_CLASSES)}
+        cls = SoftmaxEngine
+    else:
+        kwargs = {'criterion_xent': CrossEntropyLoss(NUM_CLASSES), 'criterion_htri': TripletLoss()}
+        cls = TripletEngine
+    engine = cls(model, optimizer, build_lr_scheduler(optimizer, [10]), None, None, torch.device('cpu'),
+                 str(tmp_path), **kwargs)
+    pids = torch.tensor([0, 0, 1, 1])
+    images = torch.randn(4, 3, 160, 64)
+    before = model.classifier_global.weight.detach().clone() if hasattr(model, 'classifier_global') else None
+    parts = engine.forward_backward(images, pids, optimizer)
+    assert torch.isfinite(parts['loss'])
+    if before is not None:
+        assert not torch.equal(before, model.classifier_global.weight.detach())
+    parts = engine.forward_backward(images.view(2, 2, 3, 160, 64), pids[::2], optimizer)  # clips of 2 frames
+    assert torch.isfinite(parts['loss'])
+    tracklets = DataLoader(TensorDataset(images.view(2, 2, 3, 160, 64), pids[::2], pids[::2]), batch_size=2)
+    features, _, _, _ = extract_features(model, tracklets, torch.device('cpu'))
+    assert features.shape == (2, model.feat_dim)

@@ -1,0 +1,233 @@
+"""End-to-end runs of the four training scripts on the generated demo data (tiny model, 64x32 inputs, CPU).
+
+Most runs call the scripts' ``main`` in this process (the scripts are one line around it); a few run the files
+themselves to check exit statuses. Runs that take more than a few seconds are marked slow.
+"""
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from torchreid.engine.engine import LATEST_CHECKPOINT
+from torchreid.engine.runner import main
+from torchreid.utils.checkpoint import load_checkpoint, save_checkpoint
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPTS = {
+    ('image', 'xent'): 'train_imgreid_xent.py',
+    ('image', 'xent_htri'): 'train_imgreid_xent_htri.py',
+    ('video', 'xent'): 'train_vidreid_xent.py',
+    ('video', 'xent_htri'): 'train_vidreid_xent_htri.py',
+}
+TINY = ['-a', 'osnet_x0_25', '--no-pretrained', '--height', '64', '--width', '32', '-j', '0', '--use-cpu',
+        '--print-freq', '4']
+VIDEO = ['-d', 'demovideo', '--seq-len', '4', '--test-batch', '16']
+RESULT_LINE = re.compile(r'^(mAP|mINP|Rank-\d+ *): *([\d.]+)%$', re.M)
+
+
+@pytest.fixture(scope='module')
+def data_root(tmp_path_factory):
+    """The demo datasets, generated once for this module."""
+    return str(tmp_path_factory.getbasetemp() / 'demo_data')
+
+
+@pytest.fixture(autouse=True)
+def keep_environment(monkeypatch):
+    """The scripts set CUDA_VISIBLE_DEVICES (from --gpu-devices); undo it after each test."""
+    monkeypatch.setenv('CUDA_VISIBLE_DEVICES', os.environ.get('CUDA_VISIBLE_DEVICES', ''))
+
+
+def run_script(data_type, loss, save_dir, data_root, *argv):
+    """Run a script's main in this process; returns (exit status, log_train/log_test text)."""
+    argv = ['--root', data_root, '--save-dir', str(save_dir)] + TINY + list(argv)
+    status = main(data_type, loss, argv)
+    log_name = 'log_test.txt' if '--evaluate' in argv else 'log_train.txt'
+    log_path = os.path.join(str(save_dir), log_name)
+    return status, open(log_path).read() if os.path.exists(log_path) else ''
+
+
+def results(log_text):
+    """The last printed result block as {'mAP': 12.3, 'Rank-1': ...} (percentages)."""
+    block = log_text[log_text.rindex('Results ----------'):]
+    block = block[:block.index('------------------')]
+    return {name.strip(): float(value) for name, value in RESULT_LINE.findall(block)}
+
+
+def same_weights(path_a, path_b):
+    a, b = load_checkpoint(path_a)['state_dict'], load_checkpoint(path_b)['state_dict']
+    return a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)
+
+
+@pytest.fixture(scope='module')
+def image_xent_run(tmp_path_factory, data_root):
+    save_dir = tmp_path_factory.mktemp('image_xent')
+    status, log = run_script('image', 'xent', save_dir, data_root, '-d', 'demo', '--max-epoch', '2',
+                             '--eval-step', '1', '--label-smooth', '--stepsize', '1')
+    assert status == 0
+    return save_dir, log
+
+
+@pytest.mark.slow
+def test_image_xent_trains_evaluates_and_checkpoints(image_xent_run):
+    save_dir, log = image_xent_run
+    for expected in ('==========\nArgs:Namespace(', 'Currently using CPU', 'Initializing dataset demo',
+                     'Initializing model: osnet_x0_25', '==> Start training', 'Epoch: [2][4/11]',
+                     'Extracted features for query set, obtained 113-by-', 'Computing CMC and mAP',
+                     'Results ----------', '==> Best Rank-1 ', 'Finished. Total elapsed time (h:m:s): '):
+        assert expected in log
+    assert re.search(r'Model size: \d+\.\d{3} M', log)
+    assert log.count('Results ----------') == 2
+    assert set(results(log)) == {'mAP', 'mINP', 'Rank-1', 'Rank-5', 'Rank-10', 'Rank-20'}
+    files = set(os.listdir(str(save_dir)))
+    assert {'checkpoint_ep1.pth.tar', 'checkpoint_ep2.pth.tar', LATEST_CHECKPOINT, 'best_model.pth.tar',
+            'curves.png', 'log_train.txt'} <= files
+    assert any(name.startswith('events.out.tfevents') for name in files)
+    checkpoint = load_checkpoint(str(save_dir / 'checkpoint_ep2.pth.tar'))
+    assert checkpoint['epoch'] == 1 and 0 <= checkpoint['rank1'] <= 1
+    assert checkpoint['args']['dataset'] == 'demo' and checkpoint['args']['label_smooth'] is True
+    assert checkpoint['scheduler']['last_epoch'] == 2
+    assert checkpoint['optimizer']['param_groups'][0]['lr'] == pytest.approx(3e-5)
+    best = re.search(r'==> Best Rank-1 ([\d.]+)%, achieved at epoch (\d)', log)
+    assert float(best.group(1)) == pytest.approx(100 * max(checkpoint['history']['rank1']), abs=0.06)
+
+
+@pytest.mark.slow
+def test_evaluate_resume_reproduces_the_final_results_and_visualizes(image_xent_run, data_root, tmp_path):
+    save_dir, train_log = image_xent_run
+    status, log = run_script('image', 'xent', tmp_path, data_root, '-d', 'demo', '--evaluate', '--resume',
+                             str(save_dir / 'checkpoint_ep2.pth.tar'), '--visualize-ranks')
+    assert status == 0
+    assert 'Evaluate only' in log and "Loaded checkpoint from '" in log
+    assert results(log) == results(train_log)
+    ranked = tmp_path / 'ranked_results'
+    assert len(os.listdir(str(ranked))) == 113  # one folder per query
+    assert '==> Start training' not in log
+
+
+@pytest.mark.slow
+def test_log_is_appended_per_run(image_xent_run, data_root, tmp_path):
+    for _ in range(2):
+        status, log = run_script('image', 'xent', tmp_path, data_root, '-d', 'demo', '--evaluate', '--test-batch',
+                                 '200', '--load-weights', str(image_xent_run[0] / 'best_model.pth.tar'))
+        assert status == 0
+    assert log.count('==> Run started') == 2 and log.count('Results ----------') == 2
+
+
+@pytest.mark.slow
+def test_exact_resume_and_same_seed_reproducibility(data_root, tmp_path):
+    common = ['-d', 'demo', '--max-epoch', '2', '--stepsize', '1', '--train-batch', '16', '--num-instances', '4']
+    _, straight_log = run_script('image', 'xent_htri', tmp_path / 'straight', data_root, *common)
+    _, again_log = run_script('image', 'xent_htri', tmp_path / 'again', data_root, *common)
+    run_script('image', 'xent_htri', tmp_path / 'interrupted', data_root, *common[:2], '--max-epoch', '1',
+               *common[4:])
+    status, resumed_log = run_script('image', 'xent_htri', tmp_path / 'resumed', data_root, *common, '--resume',
+                                     str(tmp_path / 'interrupted' / LATEST_CHECKPOINT))
+    assert status == 0 and '- start_epoch: 2' in resumed_log
+    assert results(straight_log) == results(again_log) == results(resumed_log)
+    straight = str(tmp_path / 'straight' / LATEST_CHECKPOINT)
+    assert same_weights(straight, str(tmp_path / 'again' / LATEST_CHECKPOINT))
+    assert same_weights(straight, str(tmp_path / 'resumed' / LATEST_CHECKPOINT))
+    resumed = load_checkpoint(str(tmp_path / 'resumed' / LATEST_CHECKPOINT))
+    assert resumed['history']['epoch'] == [1, 2]
+    assert resumed['optimizer']['param_groups'][0]['lr'] == pytest.approx(3e-5)  # the schedule went on
+
+
+@pytest.mark.slow
+def test_video_xent_trains_and_visualizes_tracklets(data_root, tmp_path):
+    status, log = run_script('video', 'xent', tmp_path, data_root, *VIDEO, '--max-epoch', '1', '--pool', 'max',
+                             '--train-batch', '64')
+    assert status == 0
+    assert '==> BatchTime(s)/BatchSize(img): ' in log and '/64\n' in log  # 16 tracklets x 4 frames
+    status, log = run_script('video', 'xent', tmp_path / 'eval', data_root, *VIDEO, '--evaluate', '--resume',
+                             str(tmp_path / 'checkpoint_ep1.pth.tar'), '--visualize-ranks')
+    assert status == 0
+    ranked = tmp_path / 'eval' / 'ranked_results'
+    assert len(os.listdir(str(ranked))) == 30  # one folder per query tracklet
+
+
+@pytest.mark.slow
+def test_video_htri_trains_on_clips(data_root, tmp_path):
+    status, log = run_script('video', 'xent_htri', tmp_path, data_root, *VIDEO, '--max-epoch', '1', '--train-clips',
+                             '--train-batch', '8', '--num-instances', '2', '--lambda-cent', '0.01')
+    assert status == 0
+    assert 'Epoch: [1][' in log and 'Results ----------' in log
+    checkpoint = load_checkpoint(str(tmp_path / LATEST_CHECKPOINT))
+    assert checkpoint['criteria']['centers'].shape == (40, 512)
+
+
+def test_load_weights_across_class_counts(data_root, tmp_path):
+    from torchreid.models import init_model
+    other = init_model('osnet_x0_25', num_classes=7, pretrained=False)  # trained elsewhere, 7 identities
+    save_checkpoint({'state_dict': other.state_dict(), 'rank1': 0.5, 'epoch': 9}, fpath=str(tmp_path / 'other.pth'))
+    status, log = run_script('image', 'xent', tmp_path / 'eval', data_root, '-d', 'demo', '--evaluate',
+                             '--test-batch', '200', '--load-weights', str(tmp_path / 'other.pth'))
+    assert status == 0
+    assert re.search(r"Loaded \d+/\d+ layers from '.*other.pth'; skipped: classifier.weight \(shape \[7, 512\] in "
+                     r"file vs \[60, 512\] in model\), classifier.bias", log)
+    # the same file cannot be resumed: the classifier does not fit, and the error says what to use
+    status, log = run_script('image', 'xent', tmp_path / 'resume', data_root, '-d', 'demo', '--resume',
+                             str(tmp_path / 'other.pth'))
+    assert status == 1 and 'mis-shaped keys' in log and '--load-weights' in log
+
+
+@pytest.mark.parametrize('argv,message', [
+    (['-d', 'market1501', '--max-epoch', '1'], 'market1501'),
+    (['-d', 'demo', '--resume', 'no/such/checkpoint.pth.tar'], "No checkpoint file at 'no/such/checkpoint.pth.tar'"),
+    (['-d', 'demo', '--load-weights', 'no/such/weights.pth'], "No checkpoint file at 'no/such/weights.pth'"),
+])
+def test_bad_inputs_fail_with_a_clear_message(argv, message, data_root, tmp_path, capsys):
+    if argv[1] == 'market1501':
+        argv = argv + ['--root', str(tmp_path / 'empty')]  # overrides the demo root: no dataset there
+    status = main('image', 'xent', ['--root', data_root, '--save-dir', str(tmp_path)] + TINY + argv)
+    assert status == 1
+    assert message in capsys.readouterr().err
+
+
+def _run_file(script, *argv, timeout=120):
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    return subprocess.run([sys.executable, os.path.join(REPO, script)] + list(argv), cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_corrupt_checkpoint_exits_non_zero(data_root, tmp_path):
+    corrupt = tmp_path / 'corrupt.pth.tar'
+    corrupt.write_bytes(b'not a checkpoint at all')
+    result = _run_file('train_imgreid_xent.py', '--root', data_root, '--save-dir', str(tmp_path), *TINY, '-d', 'demo',
+                       '--evaluate', '--resume', str(corrupt))
+    assert result.returncode == 1
+    assert "Could not read checkpoint '{}'".format(corrupt) in result.stderr
+    assert 'Traceback' not in result.stderr
+
+
+def test_num_instances_must_divide_the_batch(tmp_path):
+    result = _run_file('train_imgreid_xent_htri.py', '--save-dir', str(tmp_path), '--train-batch', '30',
+                       '--num-instances', '4')
+    assert result.returncode == 2
+    assert '--train-batch 30 is not divisible by --num-instances 4' in result.stderr
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_on_cpu(data_root, tmp_path):
+    """DDP with gloo: the identity sampler shards batches, evaluation gathers features, rank 0 writes alone."""
+    argv = ['--root', data_root, '--save-dir', str(tmp_path / 'ddp')] + TINY + [
+        '-d', 'demo', '--max-epoch', '1', '--train-batch', '16', '--num-instances', '4']
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    result = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2',
+                             os.path.join(REPO, 'train_imgreid_xent_htri.py')] + argv, cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = open(str(tmp_path / 'ddp' / 'log_train.txt')).read()
+    assert log.count('==> Run started') == 1 and log.count('Results ----------') == 1
+    assert 'Distributed run: 2 processes' in log
+    batches = int(re.search(r'Epoch: \[1\]\[\d+/(\d+)\]', log).group(1))
+    single = int(re.search(r'Epoch: \[1\]\[\d+/(\d+)\]', run_script(
+        'image', 'xent_htri', tmp_path / 'single', data_root, '-d', 'demo', '--max-epoch', '1', '--train-batch', '16',
+        '--num-instances', '4')[1]).group(1))
+    assert batches == single // 2
+    # the gathered evaluation equals a single-process evaluation of the same weights
+    status, eval_log = run_script('image', 'xent_htri', tmp_path / 'eval', data_root, '-d', 'demo', '--evaluate',
+                                  '--resume', str(tmp_path / 'ddp' / LATEST_CHECKPOINT))
+    assert status == 0 and results(eval_log) == results(log)
