@@ -7,7 +7,7 @@ from .datasets import (VIDEO_SAMPLE_METHODS, ImageDataset, VideoClipDataset, Vid
                        sample_frame_indices, tracklets_to_frames)
 from .image_io import read_image, read_image_tensor
 from .loaders import build_test_loader, build_train_loader
-from .samplers import TRAIN_SAMPLERS, RandomIdentitySampler, build_train_sampler
+from .samplers import TRAIN_SAMPLERS, RandomIdentitySampler, build_train_sampler, check_pk_batch
 from .transforms import (IMAGENET_MEAN, IMAGENET_STD, ImagePipeline, Random2DTranslation, ToNormalizedTensor,
                          ToUint8Tensor, build_seed_transforms, build_transforms)
 
@@ -15,7 +15,7 @@ __all__ = [
     'read_image', 'read_image_tensor',
     'ImageDataset', 'VideoDataset', 'VideoClipDataset', 'collate_with_paths', 'sample_frame_indices',
     'tracklets_to_frames', 'VIDEO_SAMPLE_METHODS',
-    'RandomIdentitySampler', 'build_train_sampler', 'TRAIN_SAMPLERS',
+    'RandomIdentitySampler', 'build_train_sampler', 'check_pk_batch', 'TRAIN_SAMPLERS',
     'Random2DTranslation', 'ToUint8Tensor', 'ToNormalizedTensor', 'ImagePipeline', 'build_transforms',
     'build_seed_transforms', 'IMAGENET_MEAN', 'IMAGENET_STD',
     'build_train_loader', 'build_test_loader',
