@@ -7,7 +7,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .heads import ReIDModel
-from .inceptionv4 import CADENE_NAME_MAP, avg_pool_3x3, basic_conv
+from .inceptionv4 import CADENE_NAME_MAP, avg_pool_3x3, basic_conv, check_min_input_size
 from .pretrained import load_imagenet_weights
 
 IMAGENET_WEIGHTS_KEY = 'inceptionresnetv2'
@@ -151,4 +151,5 @@ class InceptionResNetV2(ReIDModel):
 
     def forward(self, x):
         """(B, 3, H, W) images -> see :meth:`ReIDModel.head`."""
+        check_min_input_size('InceptionResNetV2', x)
         return self.head(self.pool(self.featuremaps(x)))

@@ -17,6 +17,8 @@ from .pretrained import load_imagenet_weights, rename_prefixes
 IMAGENET_WEIGHTS_KEY = 'inceptionv4'
 # Cadene's names are ours; only the ImageNet classifier is dropped (shared with inceptionresnetv2 and nasnet)
 CADENE_NAME_MAP = rename_prefixes([('', '')], drop=('last_linear.',))
+# the valid convolutions and stride-2 reductions need at least this many pixels in each dimension
+MIN_INPUT_SIZE = 75
 
 
 def basic_conv(in_channels, out_channels, kernel_size, stride=1, padding=0):
@@ -169,6 +171,13 @@ class InceptionC(nn.Module):
         ], 1)
 
 
+def check_min_input_size(model_name, x):
+    """Raise a ValueError naming the minimum when ``x`` (B, 3, H, W) is too small for the Inception trunks."""
+    if min(x.shape[2:]) < MIN_INPUT_SIZE:
+        raise ValueError('{} needs input images of at least {}x{} pixels, got {}x{}; use larger --height/--width.'
+                         .format(model_name, MIN_INPUT_SIZE, MIN_INPUT_SIZE, x.shape[2], x.shape[3]))
+
+
 def inceptionv4_features():
     """The 22-module Inception-v4 trunk: (B, 3, H, W) -> (B, 1536, ~H/40, ~W/40)."""
     return nn.Sequential(
@@ -200,4 +209,5 @@ class InceptionV4ReID(ReIDModel):
 
     def forward(self, x):
         """(B, 3, H, W) images -> see :meth:`ReIDModel.head`."""
+        check_min_input_size('InceptionV4', x)
         return self.head(self.pool(self.features(x)))
