@@ -51,6 +51,15 @@ def broadcast_object(obj, src=0):
     return holder[0]
 
 
+def broadcast_buffers(module, src=0):
+    """Copy ``module``'s buffers (e.g. BatchNorm running statistics, which each process updates on its own batches)
+    from rank ``src`` to every process, so all processes evaluate the same model as the one rank 0 saves."""
+    if not is_distributed():
+        return
+    for buffer in module.buffers():
+        dist.broadcast(buffer, src=src)
+
+
 def torchrun_env():
     """The process layout torchrun (or any launcher that sets RANK/WORLD_SIZE/LOCAL_RANK) describes.
 

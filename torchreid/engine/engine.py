@@ -224,6 +224,7 @@ class Engine(object):
 
     def evaluate(self):
         """Evaluate the current model (without disturbing the training random stream); returns an EvalResult."""
+        comm.broadcast_buffers(self.model)
         with preserved_rng_state():
             return self.evaluator.evaluate(self.model)
 
