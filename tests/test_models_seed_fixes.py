@@ -166,6 +166,14 @@ def test_inception_models_name_their_minimum_input(key):
         model(torch.randn(1, 3, 128, 74))
 
 
+def test_nasnet_names_the_input_sides_it_accepts():
+    model = init_model('nasnsetmobile', num_classes=5, pretrained=False).eval()
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, 96, 32)).shape == (1, 1056)
+        with pytest.raises(ValueError, match='multiple of 32 such as 256x128; got 100x50'):
+            model(torch.randn(1, 3, 100, 50))
+
+
 # ---------------------------------------------------------------- pretrained=True
 
 @pytest.fixture
@@ -208,3 +216,4 @@ def test_pretrained_loads_cadene_weights_into_the_trunk(key, monkeypatch):
         if not name.startswith('last_linear.'):
             assert torch.equal(state[name], tensor), name
     assert not torch.equal(state['classifier.weight'], source_model.state_dict()['classifier.weight'])
+

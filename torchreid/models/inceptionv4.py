@@ -8,7 +8,6 @@ being TensorFlow's background class), which is dropped.
 """
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from .blocks import ConvBlock
 from .heads import ReIDModel

@@ -1,7 +1,10 @@
 """NASNet-A Mobile, 4 @ 1056 (Zoph et al. CVPR'18), laid out as Cadene's ``pretrainedmodels`` port so its
 ImageNet weights load by name. Registered as ``nasnsetmobile`` (the seed's spelling) and ``nasnetmobile``.
 
-Re-id head: ReLU -> global average pool (any input size) -> dropout 0.5 (train only) -> 1056-d feature -> the head
+Input: each side must leave a multiple of 8 after the two stride-2 stem stages (so that the factorized
+reductions line up with the reduction cells); every multiple of 32 does, e.g. the seed's 256x128.
+
+Re-id head: ReLU -> global average pool -> dropout 0.5 (train only) -> 1056-d feature -> the head
 of :mod:`torchreid.models.heads` (the seed's: ``classifier``). The seed also accepted loss {'cent'} and {'ring'} here
 (returning (logits, feature) like {'xent', 'htri'}); like every other model this one takes {'xent'} or
 {'xent', 'htri'}.
@@ -23,6 +26,15 @@ from .pretrained import load_imagenet_weights
 
 IMAGENET_WEIGHTS_KEY = 'nasnetmobile'
 BN_EPS = 1e-3
+
+
+def check_input_size(x):
+    """Raise a ValueError when the sides of ``x`` (B, 3, H, W) do not fit the cell grid (see the module docstring)."""
+    for size in x.shape[2:]:
+        stem_size = -(-((size - 1) // 2) // 2)  # after conv0 (3x3/2, no padding) and cell_stem_0 (stride 2)
+        if stem_size % 8:
+            raise ValueError('NASNetAMobile needs input sides that leave a multiple of 8 after its two stride-2 stem '
+                             'stages, e.g. any multiple of 32 such as 256x128; got {}x{}.'.format(*x.shape[2:]))
 
 
 def shifted(op, x):
@@ -231,5 +243,6 @@ class NASNetAMobile(ReIDModel):
 
     def forward(self, x):
         """(B, 3, H, W) images -> see :meth:`ReIDModel.head`."""
+        check_input_size(x)
         features = self.pool(F.relu(self.featuremaps(x)))
         return self.head(F.dropout(features, p=0.5, training=self.training))
