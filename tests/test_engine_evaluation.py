@@ -93,3 +93,43 @@ def test_small_gallery_prints_only_the_ranks_it_has(capsys):
     print_results(0.5, np.array([0.5, 0.75, 1.0, 1.0, 1.0, 1.0, 1.0]))  # gallery of 7 (the seed crashed)
     out = capsys.readouterr().out
     assert 'Rank-5  : 100.0%' in out and 'Rank-10' not in out and 'Rank-20' not in out
+
+
+def _random_sets(seed=0, num_ids=6):
+    generator = torch.Generator().manual_seed(seed)
+    centres = torch.randn(num_ids, 16, generator=generator)
+    q_pids = np.arange(num_ids).repeat(2)
+    g_pids = np.arange(num_ids).repeat(3)
+    query = centres[q_pids] + 1.5 * torch.randn(len(q_pids), 16, generator=generator)
+    gallery = centres[g_pids] + 1.5 * torch.randn(len(g_pids), 16, generator=generator)
+    return ((query, q_pids, np.zeros(len(q_pids), np.int64), 0.), (gallery, g_pids, np.ones(len(g_pids), np.int64), 0.))
+
+
+@pytest.mark.parametrize('dist_metric,normalize', [('euclidean', False), ('euclidean', True), ('cosine', False)])
+def test_tiled_and_full_distance_paths_agree(dist_metric, normalize, capsys):
+    from torchreid.metrics import compute_distance_matrix, evaluate_rank
+    query, gallery = _random_sets()
+    tiled = Evaluator(None, None, torch.device('cpu'), dist_metric=dist_metric, normalize_feature=normalize)
+    full = Evaluator(None, None, torch.device('cpu'), dist_metric=dist_metric, normalize_feature=normalize,
+                     keep_distmat=True)
+    tiled_result = tiled.compute_metrics(query, gallery)
+    full_result = full.compute_metrics(query, gallery)
+    assert tiled_result.distmat is None and full_result.distmat.shape == (12, 18)
+    assert tiled_result.rank1 == pytest.approx(full_result.rank1)
+    assert tiled_result.mAP == pytest.approx(full_result.mAP) and tiled_result.mINP == pytest.approx(full_result.mINP)
+    features = [torch.nn.functional.normalize(x[0], dim=1) if normalize else x[0] for x in (query, gallery)]
+    oracle = evaluate_rank(compute_distance_matrix(features[0], features[1], dist_metric).numpy(), query[1],
+                           gallery[1], query[2], gallery[2])
+    assert full_result.mAP == pytest.approx(oracle.mAP)
+    assert np.allclose(full_result.distmat, compute_distance_matrix(features[0], features[1], dist_metric).numpy())
+    assert 'Rank-10 : ' in capsys.readouterr().out
+    assert 0 < full_result.mAP < 1  # a non-trivial case
+
+
+def test_rerank_changes_the_distances_and_keeps_them():
+    from torchreid.metrics import compute_distance_matrix, re_ranking
+    query, gallery = _random_sets(seed=1)
+    result = Evaluator(None, None, torch.device('cpu'), rerank=True).compute_metrics(query, gallery)
+    expected = re_ranking(compute_distance_matrix(query[0], gallery[0]), compute_distance_matrix(query[0], query[0]),
+                          compute_distance_matrix(gallery[0], gallery[0]))
+    assert np.allclose(result.distmat, expected)

@@ -157,7 +157,7 @@ class Engine(object):
     # ---- one epoch -------------------------------------------------------------------------------------------
 
     def train_one_epoch(self, epoch, optimizer=None, sampler_epoch=None, bn_eval=False):
-        """Train for one pass over the train loader; returns the average loss.
+        """Train for one pass over the train loader; returns {'loss': average, <part>: average, ...}.
 
         ``epoch`` is 0-based (printed 1-based). ``sampler_epoch`` seeds the shuffling (defaults to ``epoch``).
         ``bn_eval`` also freezes BatchNorm statistics (fixbase warm-up).
@@ -216,7 +216,7 @@ class Engine(object):
 
     def _progress_bar(self, epoch, num_batches):
         from tqdm import tqdm
-        batch_size = self.train_loader.batch_size or 1
+        batch_size = getattr(self.train_loader, 'batch_size', None) or 1
         return tqdm(total=num_batches * batch_size, desc='Epoch {}'.format(epoch + 1), unit='img', unit_scale=False,
                     dynamic_ncols=True, leave=False)
 

@@ -129,10 +129,11 @@ class Evaluator(object):
         rerank (bool): k-reciprocal re-ranking of the distance matrix.
         use_metric_cuhk03 (bool): CUHK03 single-gallery-shot metric.
         autocast: optional context-manager factory for mixed precision.
+        keep_distmat (bool): return the (query x gallery) distance matrix in the result (--visualize-ranks).
     """
 
     def __init__(self, query_loader, gallery_loader, device, pool='avg', flip_test=False, normalize_feature=False,
-                 dist_metric='euclidean', rerank=False, use_metric_cuhk03=False, autocast=None):
+                 dist_metric='euclidean', rerank=False, use_metric_cuhk03=False, autocast=None, keep_distmat=False):
         self.query_loader = query_loader
         self.gallery_loader = gallery_loader
         self.device = device
@@ -143,6 +144,7 @@ class Evaluator(object):
         self.rerank = rerank
         self.use_metric_cuhk03 = use_metric_cuhk03
         self.autocast = autocast
+        self.keep_distmat = keep_distmat
 
     def _extract(self, model, loader, name):
         extracted = extract_features_distributed(model, loader, self.device, pool=self.pool, flip=self.flip_test,
@@ -155,7 +157,8 @@ class Evaluator(object):
     def evaluate(self, model):
         """Rank-1, mAP, mINP and CMC of ``model`` (the bare module, not a DDP wrapper).
 
-        Every process returns the same numbers; only the main process holds ``distmat`` (others: None).
+        Every process returns the same numbers; ``distmat`` is None except on the main process when it was
+        computed (see :meth:`compute_metrics`).
         """
         was_training = model.training
         query = self._extract(model, self.query_loader, 'query')
@@ -170,24 +173,35 @@ class Evaluator(object):
         return result if result is not None else summary
 
     def compute_metrics(self, query, gallery):
-        """Distance matrix, optional re-ranking, then CMC/mAP/mINP; prints the result block."""
+        """CMC/mAP/mINP of the extracted features; prints the result block.
+
+        The full distance matrix is built only when it is needed (re-ranking, the CUHK03 metric, or
+        ``keep_distmat`` for the ranked-results pictures); otherwise the evaluation runs tile by tile, so its
+        memory does not grow with query x gallery.
+        """
         from .. import metrics
 
         query_features, query_pids, query_camids, _ = query
         gallery_features, gallery_pids, gallery_camids, _ = gallery
-        if self.normalize_feature:
-            query_features = F.normalize(query_features, p=2, dim=1)
-            gallery_features = F.normalize(gallery_features, p=2, dim=1)
-        distmat = _to_numpy(metrics.compute_distance_matrix(query_features, gallery_features, self.dist_metric))
-        if self.rerank:
-            print('Applying person re-ranking ...')
-            distmat_qq = _to_numpy(metrics.compute_distance_matrix(query_features, query_features, self.dist_metric))
-            distmat_gg = _to_numpy(metrics.compute_distance_matrix(gallery_features, gallery_features,
-                                                                   self.dist_metric))
-            distmat = metrics.re_ranking(distmat, distmat_qq, distmat_gg)
-        print('Computing CMC and mAP')
-        rank_result = metrics.evaluate_rank(distmat, query_pids, gallery_pids, query_camids, gallery_camids,
-                                            max_rank=50, use_metric_cuhk03=self.use_metric_cuhk03)
+        distmat = None
+        if not (self.rerank or self.use_metric_cuhk03 or self.keep_distmat):
+            print('Computing CMC and mAP')
+            rank_result = metrics.evaluate_features(query_features, gallery_features, query_pids, gallery_pids,
+                                                    query_camids, gallery_camids, metric=self.dist_metric,
+                                                    normalize_features=self.normalize_feature, max_rank=50)
+        else:
+            if self.normalize_feature:
+                query_features = F.normalize(query_features, p=2, dim=1)
+                gallery_features = F.normalize(gallery_features, p=2, dim=1)
+            distmat = _to_numpy(metrics.compute_distance_matrix(query_features, gallery_features, self.dist_metric))
+            if self.rerank:
+                print('Applying person re-ranking ...')
+                distmat = metrics.re_ranking(
+                    distmat, metrics.compute_distance_matrix(query_features, query_features, self.dist_metric),
+                    metrics.compute_distance_matrix(gallery_features, gallery_features, self.dist_metric))
+            print('Computing CMC and mAP')
+            rank_result = metrics.evaluate_rank(distmat, query_pids, gallery_pids, query_camids, gallery_camids,
+                                                max_rank=50, use_metric_cuhk03=self.use_metric_cuhk03)
         cmc = np.asarray(rank_result.cmc)
         print_results(rank_result.mAP, cmc, rank_result.mINP)
         return EvalResult(float(cmc[0]), float(rank_result.mAP), float(rank_result.mINP), cmc, distmat)

@@ -171,7 +171,7 @@ def _run(args, data_type, loss, device):
                           flip_test=args.flip_test, normalize_feature=args.normalize_feature,
                           dist_metric=args.dist_metric, rerank=args.rerank,
                           use_metric_cuhk03=getattr(args, 'use_metric_cuhk03', False),
-                          autocast=make_autocast(args.amp, device))
+                          autocast=make_autocast(args.amp, device), keep_distmat=args.visualize_ranks)
     common = dict(print_freq=args.print_freq, amp=args.amp, run_args=vars(args))
     if loss == 'xent':
         engine = SoftmaxEngine(model, optimizer, scheduler, train_loader, evaluator, device, args.save_dir,
@@ -189,8 +189,9 @@ def _run(args, data_type, loss, device):
         result = engine.evaluate()
         if args.visualize_ranks and comm.is_main_process():
             from ..visualize import visualize_ranked_results
-            visualize_ranked_results(result.distmat, dataset, save_dir=os.path.join(args.save_dir, 'ranked_results'),
-                                     topk=20, data_type=data_type)
+            visualize_ranked_results(result.distmat, (dataset.query, dataset.gallery),
+                                     save_dir=os.path.join(args.save_dir, 'ranked_results'), topk=20,
+                                     data_type=data_type)
         return result
 
     start_epoch = args.start_epoch
