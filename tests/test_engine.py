@@ -338,3 +338,16 @@ def test_hacnn_trains_and_evaluates_on_cpu_with_both_engines(loss, tmp_path):
     tracklets = DataLoader(TensorDataset(images.view(2, 2, 3, 160, 64), pids[::2], pids[::2]), batch_size=2)
     features, _, _, _ = extract_features(model, tracklets, torch.device('cpu'))
     assert features.shape == (2, model.feat_dim)
+
+
+def test_terminal_shows_a_progress_bar_and_the_log_file_keeps_the_lines(tmp_path, monkeypatch, capsys):
+    from torchreid.engine import engine as engine_module
+    monkeypatch.setattr(engine_module, 'console_is_terminal', lambda: True)
+    logger = Logger(str(tmp_path / 'log_train.txt'), console=sys.stdout)
+    monkeypatch.setattr(sys, 'stdout', logger)
+    make_engine(tmp_path).train_one_epoch(0)
+    logger.close()
+    captured = capsys.readouterr()
+    assert 'Epoch: [1][3/3]' not in captured.out  # the console shows the bar instead
+    assert 'Epoch 1' in captured.err and 'img' in captured.err  # tqdm: description, count, rate, ETA
+    assert 'Epoch: [1][2/3]' in open(str(tmp_path / 'log_train.txt')).read()

@@ -116,12 +116,17 @@ def test_evaluate_resume_reproduces_the_final_results_and_visualizes(image_xent_
 
 
 @pytest.mark.slow
-def test_log_is_appended_per_run(image_xent_run, data_root, tmp_path):
-    for _ in range(2):
+def test_log_is_appended_per_run_and_test_options_apply(image_xent_run, data_root, tmp_path):
+    weights = str(image_xent_run[0] / 'best_model.pth.tar')
+    plain, options = [], ['--flip-test', '--normalize-feature', '--dist-metric', 'cosine', '--rerank']
+    for extra in (plain, options):
         status, log = run_script('image', 'xent', tmp_path, data_root, '-d', 'demo', '--evaluate', '--test-batch',
-                                 '200', '--load-weights', str(image_xent_run[0] / 'best_model.pth.tar'))
+                                 '200', '--load-weights', weights, *extra)
         assert status == 0
     assert log.count('==> Run started') == 2 and log.count('Results ----------') == 2
+    first, second = log.split('==> Run started')[1:]
+    assert 'Applying person re-ranking' in second and 'Applying person re-ranking' not in first
+    assert results(first) != results(second)
 
 
 @pytest.mark.slow
@@ -240,3 +245,18 @@ def test_torchrun_two_processes_on_cpu(data_root, tmp_path):
     status, eval_log = run_script('image', 'xent_htri', tmp_path / 'eval', data_root, '-d', 'demo', '--evaluate',
                                   '--resume', str(tmp_path / 'ddp' / LATEST_CHECKPOINT))
     assert status == 0 and results(eval_log) == results(log)
+
+
+def test_failed_weight_download_names_no_pretrained(monkeypatch, data_root, tmp_path, capsys):
+    from torchreid import models
+    from torchreid.models.pretrained import PretrainedWeightsError
+
+    def offline_model(num_classes, loss=('xent',), pretrained=True, **kwargs):
+        raise PretrainedWeightsError('Could not download ImageNet weights from https://example.invalid/w.pth')
+
+    monkeypatch.setitem(models._models, 'offline_net', offline_model)
+    status = main('image', 'xent', ['--root', data_root, '--save-dir', str(tmp_path), '-d', 'demo', '-a',
+                                    'offline_net', '--use-cpu', '-j', '0'])
+    assert status == 1
+    err = capsys.readouterr().err
+    assert 'Could not download ImageNet weights' in err and 'pass --no-pretrained' in err
