@@ -148,7 +148,15 @@ def openmp_threads():
     return reid_max_threads() if reid_openmp_enabled() else 1
 
 
-cdef inline int resolve_threads(int num_threads) noexcept nogil:
+# below this many distances one thread does the job faster than waking (and waiting for) the others
+cdef enum:
+    PARALLEL_MIN_DISTANCES = 1 << 21
+
+
+cdef inline int resolve_threads(int num_threads, int64_t num_distances) noexcept nogil:
+    """num_threads <= 0: the OpenMP default; small problems run on one thread."""
+    if num_distances < PARALLEL_MIN_DISTANCES:
+        return 1
     if num_threads <= 0:
         return reid_max_threads()
     return num_threads
@@ -285,7 +293,7 @@ def evaluate_market1501(const real_t[:, ::1] distmat, const int64_t[::1] q_pids,
     cdef int64_t num_g = distmat.shape[1]
     cdef int64_t q, t, j, m, i, base
     cdef const real_t* row
-    cdef int threads = resolve_threads(num_threads)
+    cdef int threads = resolve_threads(num_threads, num_q * num_g)
     cdef int64_t scratch = max(max_group_size, 1)
     # per-thread scratch, thread k uses [k * scratch, (k + 1) * scratch)
     cdef Key* keys = <Key*> malloc(threads * scratch * sizeof(Key))
@@ -349,7 +357,7 @@ def count_block(const real_t[:, ::1] tile, int64_t query_start, int64_t gallery_
     cdef int64_t qb = tile.shape[0]
     cdef int64_t gb = tile.shape[1]
     cdef int64_t r, q, begin, m
-    cdef int threads = resolve_threads(num_threads)
+    cdef int threads = resolve_threads(num_threads, qb * gb)
     if query_start + qb > q_pids.shape[0] or gallery_start + gb > g_pids.shape[0]:
         raise ValueError('tile lies outside the query/gallery ranges')
     for r in prange(qb, nogil=True, num_threads=threads, schedule='dynamic', chunksize=8):
