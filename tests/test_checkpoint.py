@@ -83,6 +83,7 @@ def test_optimizer_and_scheduler_state_round_trip(tmp_path):
     save_checkpoint({'state_dict': model.state_dict(), 'optimizer': optimizer.state_dict(),
                      'scheduler': scheduler.state_dict(), 'epoch': 3, 'rank1': 0.1}, False, fpath)
     checkpoint = load_checkpoint(fpath)
+    assert checkpoint['scheduler']['milestones'] == Counter({20: 1, 40: 1})
     assert isinstance(checkpoint['scheduler']['milestones'], Counter)
     new_optimizer = torch.optim.Adam(tiny().parameters(), lr=1.0)
     new_optimizer.load_state_dict(checkpoint['optimizer'])

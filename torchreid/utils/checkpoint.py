@@ -90,9 +90,9 @@ def _to_saveable(obj, where):
         if type(obj) is dict:
             return dict(items)
         converted = type(obj)()  # OrderedDict, Counter: keep the type (both load under weights_only=True)
-        converted.update(items)
+        converted.update(dict(items))
         return converted
-    if isinstance(obj, (list, tuple, set)):
+    if type(obj) in (list, tuple, set):
         return type(obj)(_to_saveable(value, '{}[{}]'.format(where, i)) for i, value in enumerate(obj))
     raise TypeError('checkpoint entry {} is a {}, which torch.load(weights_only=True) cannot read back; store '
                     'tensors, numbers, strings, lists and dicts only (e.g. vars(args) instead of args)'.format(
