@@ -225,8 +225,11 @@ class Engine(object):
     def evaluate(self):
         """Evaluate the current model (without disturbing the training random stream); returns an EvalResult."""
         comm.broadcast_buffers(self.model)
+        # DataParallel spreads test batches over the GPUs too; a DDP wrapper would synchronise every forward pass,
+        # which processes with unequal shares of the test set cannot do, so DDP evaluates the bare model
+        eval_model = self.train_model if isinstance(self.train_model, nn.DataParallel) else self.model
         with preserved_rng_state():
-            return self.evaluator.evaluate(self.model)
+            return self.evaluator.evaluate(eval_model)
 
     def should_evaluate(self, epoch, max_epoch, eval_step, start_eval):
         """The seed's rule: every ``eval_step`` epochs once past ``start_eval``, and always after the last one."""

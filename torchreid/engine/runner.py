@@ -18,7 +18,7 @@ from . import comm
 from .cli import build_parser, parse_args
 from .engine import SoftmaxEngine, TripletEngine, make_autocast
 from .evaluation import Evaluator
-from .logging import install_logger, uninstall_logger
+from .logging import install_logger, log_to_file_only, uninstall_logger
 
 # Errors caused by the command line or the files it names: reported in one line, exit status 1.
 USER_ERRORS = (FileNotFoundError, CheckpointError, PretrainedWeightsError, ValueError)
@@ -59,7 +59,7 @@ def run(args, data_type, loss):
     try:
         return _run(args, data_type, loss, device)
     except USER_ERRORS as error:
-        print('Error: {}'.format(error))  # into the log file too
+        log_to_file_only('Error: {}'.format(error))  # main() prints it on the console
         raise
     finally:
         if logger is not None:
@@ -120,7 +120,6 @@ def fixbase_optimizer_for(args, model):
     classifier = getattr(model, 'classifier', None)
     if not isinstance(classifier, nn.Module):
         print("Warn: model has no attribute 'classifier' and fixbase_epoch is reset to 0")
-        args.fixbase_epoch = 0
         return None
     return build_optimizer(args.optim, classifier.parameters(), args.fixbase_lr, args.weight_decay)
 
