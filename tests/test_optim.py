@@ -77,3 +77,11 @@ def test_bad_schedules_are_rejected():
         WarmupMultiStepLR(optimizer, [40, 20])
     with pytest.raises(ValueError, match='warmup_factor'):
         WarmupMultiStepLR(optimizer, [20], warmup_factor=0)
+
+
+def test_set_epoch_jumps_the_schedule():
+    optimizer = build_optimizer('sgd', _params(), 1.0, 0)
+    scheduler = build_lr_scheduler(optimizer, [2, 4], gamma=0.1)
+    scheduler.set_epoch(3)  # e.g. resuming a seed checkpoint saved after epoch index 2
+    assert optimizer.param_groups[0]['lr'] == pytest.approx(0.1)
+    assert _lrs(scheduler, optimizer, 2) == pytest.approx([0.1, 0.01])
