@@ -303,7 +303,7 @@ class Engine(object):
             'best_epoch': self.best_epoch,
             'optimizer': self.optimizer.state_dict(),
             'scheduler': self.scheduler.state_dict(),
-            'rng_states': comm.all_gather_object(capture_rng_state()),
+            'rng_states': comm.all_gather_object(self._capture_rng_state()),
             'fixbase_epochs_done': self.fixbase_epochs_done,
             'train_time': self.train_time,
             'history': self.recorder.history,
@@ -361,15 +361,28 @@ class Engine(object):
         self._restore_rng_states(checkpoint.get('rng_states'))
         return start_epoch
 
+    def _capture_rng_state(self):
+        """This process's random state: the global generators, plus the train loader's own generator (it seeds
+        the loader workers of each epoch)."""
+        state = capture_rng_state()
+        generator = getattr(self.train_loader, 'generator', None)
+        if generator is not None:
+            state['loader_generator'] = generator.get_state()
+        return state
+
     def _restore_rng_states(self, rng_states):
         if not rng_states:
             return
         if len(rng_states) != comm.get_world_size():
             print('Note: the checkpoint was written by {} process(es) and this run has {}; the random streams '
-                  'start afresh, so the data order differs from an uninterrupted run'.format(
+                  'start afresh, so augmentation draws differ from an uninterrupted run'.format(
                       len(rng_states), comm.get_world_size()))
             return
-        restore_rng_state(rng_states[comm.get_rank()])
+        state = rng_states[comm.get_rank()]
+        restore_rng_state(state)
+        generator = getattr(self.train_loader, 'generator', None)
+        if generator is not None and 'loader_generator' in state:
+            generator.set_state(state['loader_generator'])
 
 
 class SoftmaxEngine(Engine):
