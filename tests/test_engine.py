@@ -12,7 +12,7 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from torchreid.engine import comm
-from torchreid.engine.engine import (LATEST_CHECKPOINT, Engine, SoftmaxEngine, TripletEngine, epoch_checkpoint_name,
+from torchreid.engine.engine import (LATEST_CHECKPOINT, SoftmaxEngine, TripletEngine, epoch_checkpoint_name,
                                      pool_clip_outputs)
 from torchreid.engine.evaluation import EvalResult
 from torchreid.engine.logging import Logger, RunRecorder, log_to_file_only

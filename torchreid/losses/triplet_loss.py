@@ -1,5 +1,4 @@
 """Batch-hard triplet loss (Hermans et al., "In Defense of the Triplet Loss", 2017)."""
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
