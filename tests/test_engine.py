@@ -298,14 +298,15 @@ def test_log_to_file_only_needs_the_logger(tmp_path, monkeypatch, capsys):
 def test_run_recorder_plots_and_writes_tensorboard(tmp_path):
     recorder = RunRecorder(str(tmp_path))
     for epoch in (1, 2, 3):
-        recorder.record_train_epoch(epoch, 3. - epoch / 2, 0.1)
+        recorder.record_train_epoch(epoch, {'loss': 3. - epoch / 2, 'htri': 0.5}, 0.1)
     recorder.record_evaluation(3, 0.5, 0.25)
+    assert recorder.history['loss'] == [2.5, 2., 1.5] and recorder.history['rank1'] == [0.5]
     fpath = recorder.plot_curves()
     recorder.close()
     assert fpath == str(tmp_path / 'curves.png') and os.path.getsize(fpath) > 1000
     assert any(name.startswith('events.out.tfevents') for name in os.listdir(tmp_path))
     silent = RunRecorder(str(tmp_path / 'other'), enabled=False)
-    silent.record_train_epoch(1, 1., 0.1)
+    silent.record_train_epoch(1, {'loss': 1.}, 0.1)
     assert silent.plot_curves() is None and not os.path.exists(str(tmp_path / 'other'))
 
 

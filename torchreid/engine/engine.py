@@ -247,24 +247,23 @@ class Engine(object):
             epoch_start = time.time()
             losses = self.train_one_epoch(epoch, sampler_epoch=fixbase_epoch + epoch)
             self.train_time += round(time.time() - epoch_start)
-            lr = self.optimizer.param_groups[0]['lr']
+            self.recorder.record_train_epoch(epoch + 1, losses, lr=self.optimizer.param_groups[0]['lr'])
             self.scheduler.step()
-            self.recorder.record_train_epoch(epoch + 1, losses['loss'], lr)
-            for name, value in losses.items():
-                if name != 'loss':
-                    self.recorder.add_scalar('train/' + name, value, epoch + 1)
-            is_best, evaluated = False, False
-            if self.evaluator is not None and self.should_evaluate(epoch, max_epoch, eval_step, start_eval):
-                print('==> Test')
-                result = self.evaluate()
-                evaluated = True
-                self.last_rank1, self.last_mAP = result.rank1, result.mAP
-                self.recorder.record_evaluation(epoch + 1, result.rank1, result.mAP)
-                is_best = result.rank1 > self.best_rank1
-                if is_best:
-                    self.best_rank1, self.best_epoch = result.rank1, epoch + 1
+            evaluated = self.evaluator is not None and self.should_evaluate(epoch, max_epoch, eval_step, start_eval)
+            is_best = self.test_epoch(epoch) if evaluated else False
             self.save(epoch, is_best=is_best, keep_epoch_file=evaluated)
         self.finish(start_time)
+
+    def test_epoch(self, epoch):
+        """Evaluate after 0-based ``epoch`` and record the result; True when its rank-1 is the best so far."""
+        print('==> Test')
+        result = self.evaluate()
+        self.last_rank1, self.last_mAP = result.rank1, result.mAP
+        self.recorder.record_evaluation(epoch + 1, result.rank1, result.mAP)
+        if result.rank1 <= self.best_rank1:
+            return False
+        self.best_rank1, self.best_epoch = result.rank1, epoch + 1
+        return True
 
     def run_fixbase(self, fixbase_epoch, fixbase_optimizer, start_epoch):
         """The seed's warm-up: train only the classifier (``fixbase_optimizer``) with BatchNorm frozen, for extra

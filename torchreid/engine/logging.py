@@ -101,12 +101,13 @@ class RunRecorder(object):
         if self.enabled:
             self.writer.add_scalar(tag, value, step)
 
-    def record_train_epoch(self, epoch, loss, lr):
-        """``epoch`` is 1-based (as printed)."""
+    def record_train_epoch(self, epoch, losses, lr):
+        """``epoch`` is 1-based (as printed); ``losses`` maps 'loss' (the total) and its parts to epoch averages."""
         self.history['epoch'].append(epoch)
-        self.history['loss'].append(float(loss))
+        self.history['loss'].append(float(losses['loss']))
         self.history['lr'].append(float(lr))
-        self.add_scalar('train/loss', loss, epoch)
+        for name, value in losses.items():
+            self.add_scalar('train/' + name, value, epoch)
         self.add_scalar('train/lr', lr, epoch)
 
     def record_evaluation(self, epoch, rank1, mAP):
