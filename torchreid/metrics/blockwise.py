@@ -87,11 +87,6 @@ def _blocks(total, block_size):
     return [(start, min(start + block_size, total)) for start in range(0, total, block_size)]
 
 
-def _check_block_size(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError('{} must be a positive integer, got {!r}'.format(name, value))
-
-
 @torch.no_grad()
 def evaluate_features(query_features, gallery_features, q_pids, g_pids, q_camids, g_camids, metric='euclidean',
                       normalize_features=False, max_rank=50, query_block_size=256, gallery_block_size=8192,
@@ -100,12 +95,13 @@ def evaluate_features(query_features, gallery_features, q_pids, g_pids, q_camids
 
     Same arguments and result as ``evaluate_rank`` on ``compute_distance_matrix(query_features, gallery_features,
     metric)`` (after L2 normalisation of both when normalize_features=True), computed tile by tile: peak memory
-    is about query_block_size x gallery_block_size distances (twice: device and CPU) plus 32 bytes per true
-    match, independent of the gallery size. Features may live on any device (tiles are computed there).
+    is about query_block_size x gallery_block_size distances (twice: device and CPU), 32 bytes per true match
+    and a few int64 index arrays of length G: no Q x G matrix. Features may live on any device (the tiles are
+    computed there).
     """
     check_metric(metric)
-    _check_block_size(query_block_size, 'query_block_size')
-    _check_block_size(gallery_block_size, 'gallery_block_size')
+    rank.check_positive_int(query_block_size, 'query_block_size')
+    rank.check_positive_int(gallery_block_size, 'gallery_block_size')
     query_features = as_feature_matrix(query_features, 'query_features')
     gallery_features = as_feature_matrix(gallery_features, 'gallery_features').to(query_features.device)
     num_q, num_g = query_features.shape[0], gallery_features.shape[0]
@@ -122,12 +118,11 @@ def evaluate_features(query_features, gallery_features, q_pids, g_pids, q_camids
     q_camids = rank.as_id_array(q_camids, 'q_camids', num_q, 'the number of query features')
     g_pids = rank.as_id_array(g_pids, 'g_pids', num_g, 'the number of gallery features')
     g_camids = rank.as_id_array(g_camids, 'g_camids', num_g, 'the number of gallery features')
-    if isinstance(max_rank, bool) or not isinstance(max_rank, (int, np.integer)) or max_rank < 1:
-        raise ValueError('max_rank must be a positive integer, got {!r}'.format(max_rank))
+    rank.check_positive_int(max_rank, 'max_rank')
     if normalize_features:
         query_features = F.normalize(query_features, p=2, dim=1)
         gallery_features = F.normalize(gallery_features, p=2, dim=1)
-    kernel = rank._compiled_kernel(use_cython)
+    kernel = rank.compiled_kernel(use_cython)
     count_block = kernel.count_block if kernel is not None else count_block_python
     query_blocks = _blocks(num_q, query_block_size)
     gallery_blocks = _blocks(num_g, gallery_block_size)
@@ -167,5 +162,4 @@ def evaluate_features(query_features, gallery_features, q_pids, g_pids, q_camids
                         nonfinite)
     rank.raise_if_nonfinite(nonfinite)
     first_rank, ap, inp = metrics_from_match_counts(match_ptr, counts)
-    valid = first_rank >= 0
-    return rank.summarize(rank._first_rank_histogram(first_rank, valid, max_rank), ap, inp, valid, max_rank)
+    return rank.summarize_first_ranks(first_rank, ap, inp, max_rank)

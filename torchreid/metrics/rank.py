@@ -29,7 +29,7 @@ import numpy as np
 
 try:
     from eval_lib import cython_eval
-except ImportError:  # not built: the Python reference is used, see _compiled_kernel()
+except ImportError:  # not built: the Python reference is used, see compiled_kernel()
     cython_eval = None
 
 CYTHON_AVAILABLE = cython_eval is not None
@@ -50,7 +50,7 @@ class RankResult(NamedTuple):
     num_valid_queries: int
 
 
-def _compiled_kernel(use_cython):
+def compiled_kernel(use_cython):
     """The compiled module, or None for the Python reference (warning once if it was wanted but is not built)."""
     global _missing_kernel_warned
     if not use_cython:
@@ -63,7 +63,7 @@ def _compiled_kernel(use_cython):
     return cython_eval
 
 
-def _to_numpy(array):
+def to_numpy(array):
     """torch tensors (any device) and array-likes -> numpy."""
     if hasattr(array, 'detach'):
         array = array.detach().cpu().numpy()
@@ -72,7 +72,7 @@ def _to_numpy(array):
 
 def as_distance_matrix(distmat):
     """(Q, G) distances as a C-contiguous float32/float64 array (no copy when it already is one)."""
-    distmat = _to_numpy(distmat)
+    distmat = to_numpy(distmat)
     if distmat.ndim != 2:
         raise ValueError('distmat must be a 2-D (num_query, num_gallery) matrix, got shape {}'.format(distmat.shape))
     if distmat.dtype == np.float16:
@@ -86,7 +86,7 @@ def as_distance_matrix(distmat):
 
 def as_id_array(ids, name, expected_length, length_source):
     """A 1-D int64 array of pids or camids of the expected length (clear error otherwise)."""
-    ids = _to_numpy(ids)
+    ids = to_numpy(ids)
     if ids.ndim != 1:
         raise ValueError('{} must be 1-D, got shape {}'.format(name, ids.shape))
     if ids.size and not np.issubdtype(ids.dtype, np.integer):
@@ -109,9 +109,13 @@ def check_rank_inputs(distmat, q_pids, g_pids, q_camids, g_camids, max_rank):
     q_camids = as_id_array(q_camids, 'q_camids', num_q, 'the number of distmat rows')
     g_pids = as_id_array(g_pids, 'g_pids', num_g, 'the number of distmat columns')
     g_camids = as_id_array(g_camids, 'g_camids', num_g, 'the number of distmat columns')
-    if isinstance(max_rank, bool) or not isinstance(max_rank, (int, np.integer)) or max_rank < 1:
-        raise ValueError('max_rank must be a positive integer, got {!r}'.format(max_rank))
+    check_positive_int(max_rank, 'max_rank')
     return distmat, q_pids, g_pids, q_camids, g_camids
+
+
+def check_positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError('{} must be a positive integer, got {!r}'.format(name, value))
 
 
 def raise_if_nonfinite(nonfinite_rows):
@@ -139,8 +143,11 @@ def summarize(rank_hist, ap, inp, valid, max_rank, draws_per_query=1):
                       all_AP=all_ap, num_valid_queries=num_valid)
 
 
-def _first_rank_histogram(first_rank, valid, max_rank):
-    return np.bincount(np.minimum(first_rank[valid], max_rank), minlength=max_rank + 1)
+def summarize_first_ranks(first_rank, ap, inp, max_rank):
+    """RankResult from per-query first-match ranks (-1: no true match), AP and INP (Market-1501 protocol)."""
+    valid = first_rank >= 0
+    rank_hist = np.bincount(np.minimum(first_rank[valid], max_rank), minlength=max_rank + 1)
+    return summarize(rank_hist, ap, inp, valid, max_rank)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -279,11 +286,9 @@ def evaluate_rank(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=50, use_
     """
     distmat, q_pids, g_pids, q_camids, g_camids = check_rank_inputs(distmat, q_pids, g_pids, q_camids, g_camids,
                                                                     max_rank)
-    kernel = _compiled_kernel(use_cython)
+    kernel = compiled_kernel(use_cython)
     if use_metric_cuhk03:
-        if isinstance(cuhk03_num_repeats, bool) or not isinstance(cuhk03_num_repeats, (int, np.integer)) \
-                or cuhk03_num_repeats < 1:
-            raise ValueError('cuhk03_num_repeats must be a positive integer, got {!r}'.format(cuhk03_num_repeats))
+        check_positive_int(cuhk03_num_repeats, 'cuhk03_num_repeats')
         random_state = as_random_state(cuhk03_seed)
         evaluate = cuhk03_compiled if kernel is not None else cuhk03_python
         rank_hist, ap, valid = evaluate(distmat, q_pids, g_pids, q_camids, g_camids, max_rank,
@@ -291,5 +296,4 @@ def evaluate_rank(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=50, use_
         return summarize(rank_hist, ap, ap, valid, max_rank, draws_per_query=int(cuhk03_num_repeats))
     evaluate = market1501_compiled if kernel is not None else market1501_python
     first_rank, ap, inp = evaluate(distmat, q_pids, g_pids, q_camids, g_camids)
-    valid = first_rank >= 0
-    return summarize(_first_rank_histogram(first_rank, valid, max_rank), ap, inp, valid, max_rank)
+    return summarize_first_ranks(first_rank, ap, inp, max_rank)

@@ -24,13 +24,13 @@ between equal distances go by index), and results agree with the dense reference
 import numpy as np
 import scipy.sparse as sp
 
-from .rank import _to_numpy
+from .rank import check_positive_int, to_numpy
 
 ROW_BLOCK = 256  # rows of D built at a time: ROW_BLOCK x N float32
 
 
 def _square_matrix(name, matrix, size):
-    matrix = _to_numpy(matrix)
+    matrix = to_numpy(matrix)
     if matrix.shape != (size, size):
         raise ValueError('{} must be ({}, {}), got shape {}'.format(name, size, size, matrix.shape))
     return matrix
@@ -91,16 +91,15 @@ def re_ranking(q_g_dist, q_q_dist, g_g_dist, k1=20, k2=6, lambda_value=0.3):
     k1: size of the reciprocal neighbourhoods; k2: neighbours averaged in the query expansion (1 = none);
     lambda_value: weight of the original distance in the result.
     """
-    q_g_dist = _to_numpy(q_g_dist)
+    q_g_dist = to_numpy(q_g_dist)
     if q_g_dist.ndim != 2 or q_g_dist.size == 0:
         raise ValueError('q_g_dist must be a non-empty 2-D (num_query, num_gallery) matrix, got shape {}'.format(
             q_g_dist.shape))
     num_q, num_g = q_g_dist.shape
     q_q_dist = _square_matrix('q_q_dist', q_q_dist, num_q)
     g_g_dist = _square_matrix('g_g_dist', g_g_dist, num_g)
-    for name, value in (('k1', k1), ('k2', k2)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError('{} must be a positive integer, got {!r}'.format(name, value))
+    check_positive_int(k1, 'k1')
+    check_positive_int(k2, 'k2')
     if not 0 <= lambda_value <= 1:
         raise ValueError('lambda_value must be in [0, 1], got {!r}'.format(lambda_value))
     num_all = num_q + num_g
