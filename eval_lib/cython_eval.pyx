@@ -10,9 +10,10 @@ pid *and* camid are dropped; items of the query's pid from another camera are th
 
 Market-1501 protocol, without sorting a row: CMC, AP and mINP only need the rank of each true match among the
 valid gallery items. With the m true matches sorted by (distance, index), one pass over the row counts, for every
-valid non-match that comes before the last true match, how many true matches come after it (a binary search among
-the matches). A prefix sum of those counts gives each match's rank. Memory: a few numbers per true match and
-thread; nothing of size Q x G or G.
+valid non-match that comes before the last true match, how many true matches come before it (a vectorised count,
+or a binary search when m > 64). A prefix sum of those counts gives each match's rank. The pass reads the row in
+chunks of 32 with SIMD compares (SSE2) and only looks at the items at or below the last match's distance.
+Memory: a few numbers per true match and thread; nothing of size Q x G or G. Time: one read of the matrix.
 
 CUHK03 single-gallery-shot protocol: the seed's sampling (one random item per gallery identity, repeated), drawing
 from a numpy ``RandomState`` bit generator in exactly the order ``np.random.choice`` did in the seed, so a given
