@@ -67,20 +67,25 @@ def sample_identity(rng):
     }
 
 
+def _muted(colour):
+    """``colour`` pulled half-way to its grey level: scenes are less saturated than clothes."""
+    return (colour + colour.mean()) / 2
+
+
 def sample_camera(rng):
     """How one camera sees: colour gains, brightness, background, framing, preferred view and direction, blur."""
-    wall = rng.uniform(40, 220, 3)
+    wall = _muted(rng.uniform(50, 210, 3))
     return {
-        'gains': rng.uniform(0.75, 1.25, 3),
-        'brightness': rng.uniform(0.7, 1.2),
+        'gains': rng.uniform(0.88, 1.12, 3),
+        'brightness': rng.uniform(0.85, 1.1),
         'background': rng.randint(4),
         'wall': wall,
         'wall_second': np.clip(wall + rng.uniform(-60, 60, 3), 0, 255),
-        'floor': rng.uniform(40, 200, 3),
+        'floor': _muted(rng.uniform(50, 190, 3)),
         'horizon': rng.uniform(0.55, 0.8),
         'scale': rng.uniform(0.82, 1.0),
         'shift_y': rng.uniform(-0.04, 0.04),
-        'view_probs': rng.dirichlet([0.7, 0.7, 0.7]),
+        'view_probs': rng.dirichlet([1.5, 1.5, 1.0]),
         'flip_prob': rng.choice([0.15, 0.5, 0.85]),
         'blur': rng.uniform(0.0, 1.1),
         'noise': rng.uniform(2.0, 7.0),
@@ -97,7 +102,9 @@ def sample_pose(rng, camera):
         'dy': rng.uniform(-0.03, 0.03),
         'scale': rng.uniform(0.93, 1.07),
         'background_offset': rng.uniform(0, 1),
-        'occluder': rng.uniform(0, 1, 4) if rng.rand() < 0.15 else None,
+        'background_tint': rng.normal(0, 12, 3),
+        'clutter': [(rng.uniform(0, 1, 4), _muted(rng.uniform(60, 200, 3))) for _ in range(rng.randint(3))],
+        'occluder': rng.uniform(0, 1, 4) if rng.rand() < 0.1 else None,
     }
 
 
@@ -115,12 +122,15 @@ def _rgb(colour, shade=1.0):
     return tuple(int(round(min(255.0, max(0.0, c * shade)))) for c in colour)
 
 
-def _draw_background(draw, camera, offset, width, height):
-    """The camera's scene: a wall (plain, panels, bricks or windows) above a floor."""
+def _draw_background(draw, camera, pose, width, height):
+    """The camera's scene, varied per picture: a wall (plain, panels, bricks or windows) above a floor, with
+    some objects (grey-ish boxes) behind the person, all tinted by the picture's own lighting."""
+    tint = pose['background_tint']
+    offset = pose['background_offset']
     horizon = int(camera['horizon'] * height)
-    draw.rectangle([0, 0, width, horizon], fill=_rgb(camera['wall']))
-    draw.rectangle([0, horizon, width, height], fill=_rgb(camera['floor']))
-    second = _rgb(camera['wall_second'])
+    draw.rectangle([0, 0, width, horizon], fill=_rgb(camera['wall'] + tint))
+    draw.rectangle([0, horizon, width, height], fill=_rgb(camera['floor'] + tint))
+    second = _rgb(camera['wall_second'] + tint)
     kind = camera['background']
     shift = int(offset * 40)
     if kind == 1:  # vertical panels
@@ -134,9 +144,13 @@ def _draw_background(draw, camera, offset, width, height):
         for x in range(-50 + shift, width, 50):
             draw.rectangle([x + 8, int(0.1 * horizon), x + 38, int(0.6 * horizon)], fill=second)
     # floor tiles seen in perspective
-    floor_line = _rgb(camera['floor'], 0.8)
+    floor_line = _rgb(camera['floor'] + tint, 0.8)
     for y in range(horizon, height, 18):
         draw.line([0, y, width, y], fill=floor_line, width=2)
+    for (x, y, w, h), colour in pose['clutter']:
+        left, top = x * width, y * horizon
+        draw.rectangle([left, top, left + (0.1 + 0.3 * w) * width, top + (0.1 + 0.25 * h) * height],
+                       fill=_rgb((colour + camera['wall']) / 2 + tint))
 
 
 def _draw_top(draw, identity, view, box):
@@ -167,7 +181,7 @@ def _draw_person(draw, identity, pose, camera, width, height):
     centre_x = width * (0.5 + pose['dx'])
     view = pose['view']
     side = view == 'side'
-    body_width = scale * 0.25 * identity['width'] * (0.7 if side else 1.0)
+    body_width = scale * 0.34 * identity['width'] * (0.7 if side else 1.0)
 
     head_r = scale * 0.065 * identity['head']
     head_cy = feet_y - scale + head_r
@@ -227,8 +241,8 @@ def _draw_person(draw, identity, pose, camera, width, height):
     if identity['backpack'] is not None:
         pack = _rgb(identity['backpack'])
         if view == 'back':
-            draw.rectangle([centre_x - half * 0.75, shoulder_y + scale * 0.03, centre_x + half * 0.75,
-                            hip_y - scale * 0.04], fill=pack)
+            draw.rectangle([centre_x - half * 0.5, shoulder_y + scale * 0.04, centre_x + half * 0.5,
+                            hip_y - scale * 0.08], fill=pack)
         elif view == 'front':
             for sign in (-1, 1):
                 x = centre_x + sign * half * 0.55
@@ -276,7 +290,7 @@ def render(identity, camera, pose, noise_rng, person_visible=True):
     width, height = WIDTH * SUPERSAMPLE, HEIGHT * SUPERSAMPLE
     canvas = Image.new('RGB', (width, height))
     draw = ImageDraw.Draw(canvas)
-    _draw_background(draw, camera, pose['background_offset'], width, height)
+    _draw_background(draw, camera, pose, width, height)
     if person_visible:
         _draw_person(draw, identity, pose, camera, width, height)
     if pose['occluder'] is not None:

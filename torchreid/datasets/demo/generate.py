@@ -20,10 +20,10 @@ JPEG_QUALITY = 90
 # Sizes of the image demo (Market-1501 layout).
 IMAGE_DEMO_SIZES = {
     'num_cameras': 6,
-    'num_train_ids': 60,
+    'num_train_ids': 75,
     'num_test_ids': 40,
     'cameras_per_id': (2, 4),           # each person is seen by 2..4 of the cameras
-    'train_images_per_camera': (1, 3),  # per person and camera
+    'train_images_per_camera': (2, 3),  # per person and camera
     'gallery_images_per_camera': (1, 3),
     'num_distractors': 40,              # pid 0 gallery images of people outside the benchmark
     'num_junk': 20,                     # pid -1 gallery images (false detections), dropped by the reader
@@ -32,12 +32,12 @@ IMAGE_DEMO_SIZES = {
 # Sizes of the video demo (DukeMTMC-VideoReID layout).
 VIDEO_DEMO_SIZES = {
     'num_cameras': 6,
-    'num_train_ids': 40,
-    'num_test_ids': 30,
+    'num_train_ids': 60,
+    'num_test_ids': 40,
     'num_distractor_ids': 10,           # gallery-only identities
     'train_tracklets_per_id': (2, 3),   # each in a different camera
     'gallery_tracklets_per_id': (1, 2),  # in cameras other than the query's
-    'frames_per_tracklet': (6, 12),
+    'frames_per_tracklet': (4, 8),
 }
 
 
