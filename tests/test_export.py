@@ -20,6 +20,15 @@ from torchreid.models.export import (DEFAULT_OPSET, check_onnx_file, export_onnx
                                      onnxruntime_parity, register_onnx_symbolics)
 from torchreid.utils.checkpoint import save_checkpoint  # noqa: E402
 
+@pytest.fixture(autouse=True, scope='module')
+def one_thread():
+    """One intra-op thread: the batches are small, and a second thread only contends on a shared CPU."""
+    num_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(num_threads)
+
+
 TOOL_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'tools', 'export_onnx.py')
 
 
@@ -42,7 +51,9 @@ def build(name, num_classes=5, height=64, width=32, seed=0):
 
 
 def ort_features(fpath, images):
-    session = onnxruntime.InferenceSession(fpath, providers=['CPUExecutionProvider'])
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = onnxruntime.InferenceSession(fpath, options, providers=['CPUExecutionProvider'])
     return torch.from_numpy(session.run(['features'], {'images': images.numpy()})[0])
 
 

@@ -8,6 +8,10 @@ memory format, ``torch.inference_mode`` and, optionally, reduced-precision autoc
 channels_last lets oneDNN (CPU) and cuDNN (GPU) pick their fastest convolution kernels and changes features only by
 float32 rounding. bf16/fp16 autocast changes them more: ``benchmarks/model_speed.py`` measures the speed-up and the
 feature error (cosine similarity, relative error) per model; :func:`feature_agreement` computes the error.
+
+``torch.compile`` composes with both (``extract_batch_features(torch.compile(model), images)``); on a CPU it needs a
+C++ compiler, takes about a minute per model and dtype, and compiles again for a new batch size (e.g. the last,
+smaller batch of a loader), so it is left to the caller: it pays off for long extraction runs.
 """
 import torch
 import torch.nn.functional as F
