@@ -7,8 +7,8 @@
 Inputs are image paths, PIL images, numpy uint8 arrays (H, W, 3) RGB (or a stack (N, H, W, 3)) and uint8 tensors
 (3, H, W) (or (N, 3, H, W)); each goes through the evaluation pipeline (resize to ``image_size`` and ImageNet
 normalisation, :func:`torchreid.data.build_transforms`), so the features equal those the evaluation computes.
-A float tensor (N, 3, H, W) is taken as already preprocessed. Images run through the model in eval mode in batches
-of ``batch_size``.
+A float tensor (N, 3, H, W) is taken as already preprocessed. Images run through the model in batches of ``batch_size`` on the fast
+inference path (:mod:`torchreid.models.inference`: eval mode, channels_last, inference mode).
 """
 import numpy as np
 import torch
@@ -18,6 +18,7 @@ from PIL import Image
 from ..data import build_transforms, read_image_tensor
 from ..utils.checkpoint import CheckpointError, load_pretrained_weights
 from . import init_model
+from .inference import extract_batch_features, prepare_for_inference
 
 
 def _is_classifier_key(key):
@@ -53,7 +54,7 @@ class FeatureExtractor(object):
         if device is None:
             device = 'cuda' if torch.cuda.is_available() else 'cpu'
         self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
+        self.model = prepare_for_inference(model, self.device)
         self.image_size = tuple(image_size)
         self.batch_size = batch_size
         _, self.transform = build_transforms(*self.image_size)
@@ -92,7 +93,6 @@ class FeatureExtractor(object):
                                 'arrays or tensors'.format(type(item).__name__))
         return images
 
-    @torch.no_grad()
     def __call__(self, inputs):
         """Features of ``inputs`` (one image or a sequence / batch of images): float32 tensor (N, feat_dim)."""
         if isinstance(inputs, torch.Tensor) and inputs.is_floating_point():
@@ -104,7 +104,7 @@ class FeatureExtractor(object):
             images = self._to_uint8_images(inputs)
             batches = (torch.stack([self.transform(image) for image in images[start:start + self.batch_size]])
                        for start in range(0, len(images), self.batch_size))
-        features = [self.model(batch.to(self.device)).float().cpu() for batch in batches]
+        features = [extract_batch_features(self.model, batch.to(self.device)).cpu() for batch in batches]
         if not features:
             return torch.empty(0, getattr(self.model, 'feat_dim', 0))
         return torch.cat(features)
