@@ -26,7 +26,8 @@ def build_train_loader(samples, transform, batch_size, workers, sampler='random'
             frames for frame-level image training (the seed's video training) unless ``video_clip_len`` is set.
         transform: the train transform (e.g. ``build_transforms(...)[0]``).
         batch_size (int): images (or clips) per batch on this rank.
-        workers (int): DataLoader worker processes (kept alive across epochs when > 0).
+        workers (int): DataLoader worker processes. They are started afresh every epoch, seeded from the loader's
+            generator, so an epoch's augmentations depend only on (seed, epoch) and ``--resume`` is exact.
         sampler (str): 'random' (shuffle; softmax training) or 'identity' (P x K; triplet training).
         num_instances (int): K for the identity sampler.
         seed (int): seeds the sampler's shuffles and the workers' random streams.
@@ -51,7 +52,7 @@ def build_train_loader(samples, transform, batch_size, workers, sampler='random'
     return DataLoader(
         dataset, batch_size=batch_size, sampler=train_sampler, num_workers=workers, pin_memory=pin_memory,
         drop_last=True, collate_fn=collate_with_paths, worker_init_fn=seed_worker,
-        generator=_worker_generator(seed, rank), persistent_workers=workers > 0)
+        generator=_worker_generator(seed, rank), persistent_workers=False)
 
 
 def build_test_loader(samples, transform, batch_size, workers, video=False, seq_len=15, sample='evenly',
