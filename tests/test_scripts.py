@@ -269,3 +269,19 @@ def test_failed_weight_download_names_no_pretrained(monkeypatch, data_root, tmp_
     assert status == 1
     err = capsys.readouterr().err
     assert 'Could not download ImageNet weights' in err and 'pass --no-pretrained' in err
+
+
+def test_architecture_flags_reach_the_model(tmp_path, data_root, capsys):
+    """--pooling / --neck build the model with those options (their parameters appear in the checkpoint); a model
+    without the option is a clear error, not a silently ignored flag."""
+    status, _ = run_script('image', 'xent', tmp_path / 'gem', data_root, '-d', 'demo', '--max-epoch', '1',
+                           '--pooling', 'gem', '--neck', 'bnneck', '--neck-feat', 'after')
+    assert status == 0
+    state_dict = load_checkpoint(str(tmp_path / 'gem' / LATEST_CHECKPOINT))['state_dict']
+    assert 'global_pool.p' in state_dict
+    assert 'bottleneck.running_mean' in state_dict
+
+    status, _ = run_script('image', 'xent', tmp_path / 'bad', data_root, '-d', 'demo', '--max-epoch', '1',
+                           '--last-stride', '1')
+    assert status == 1
+    assert '-a osnet_x0_25 does not support --last-stride' in capsys.readouterr().err

@@ -110,6 +110,14 @@ def build_parser(data_type, loss):
     group.add_argument('-a', '--arch', type=str, default='resnet50', choices=models.get_names())
     group.add_argument('--no-pretrained', action='store_true',
                        help='do not initialise from ImageNet weights (needed offline; they are downloaded otherwise)')
+    group.add_argument('--last-stride', type=int, default=None, choices=[1, 2],
+                       help='stride of the last stage (1 doubles the final feature map; ResNet family)')
+    group.add_argument('--pooling', type=str, default=None, choices=['avg', 'gem'],
+                       help='global pooling of the last feature map (gem: generalized mean with a learnable p)')
+    group.add_argument('--neck', type=str, default=None, choices=['none', 'bnneck'],
+                       help='bnneck: BatchNorm between the pooled feature and the classifier')
+    group.add_argument('--neck-feat', type=str, default=None, choices=['before', 'after'],
+                       help='with --neck bnneck: evaluate on the feature before or after the BatchNorm')
 
     group = parser.add_argument_group('Evaluation')
     group.add_argument('--evaluate', action='store_true', help='evaluation only')

@@ -100,12 +100,22 @@ def build_loaders(args, dataset, data_type, loss, pin_memory, training):
     return train_loader, query_loader, gallery_loader
 
 
+# architecture flags passed to the model constructor when given (--last-stride, --pooling, --neck, --neck-feat)
+MODEL_OPTIONS = ('last_stride', 'pooling', 'neck', 'neck_feat')
+
+
 def build_model(args, num_classes, loss):
     print('Initializing model: {}'.format(args.arch))
     model_loss = {'xent'} if loss == 'xent' else {'xent', 'htri'}
+    options = {name: getattr(args, name) for name in MODEL_OPTIONS if getattr(args, name, None) is not None}
     try:
         model = models.init_model(args.arch, num_classes=num_classes, loss=model_loss,
-                                  pretrained=not args.no_pretrained)
+                                  pretrained=not args.no_pretrained, **options)
+    except TypeError as error:
+        if not options or 'unexpected keyword argument' not in str(error):
+            raise
+        flags = ', '.join('--' + name.replace('_', '-') for name in options)
+        raise ValueError('-a {} does not support {} ({})'.format(args.arch, flags, error)) from error
     except PretrainedWeightsError as error:
         raise PretrainedWeightsError('{}\nTo train from scratch instead (e.g. offline), pass --no-pretrained.'.format(
             error)) from error
