@@ -14,7 +14,7 @@ from torchreid.datasets.dukemtmcvidreid import DukeMTMCVidReID
 from torchreid.datasets.market1501 import Market1501
 
 SMALL_IMAGE = {'num_train_ids': 4, 'num_test_ids': 3, 'num_distractors': 2, 'num_junk': 2}
-SMALL_VIDEO = {'num_train_ids': 3, 'num_test_ids': 2, 'num_distractor_ids': 1, 'frames_per_tracklet': (2, 3)}
+SMALL_VIDEO = {'num_train_ids': 3, 'num_test_ids': 2, 'num_distractor_ids': 1, 'frames_per_tracklet': (2, 3), 'train_tracklets_per_id': (2, 3)}
 MARKET_NAME = re.compile(r'^(-1|\d{4})_c[1-6]s1_\d{6}_00\.jpg$')
 DUKE_VIDEO_NAME = re.compile(r'^(\d{4})_C([1-8])_F(\d{4})_X\d{5}\.jpg$')
 

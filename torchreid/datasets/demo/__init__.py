@@ -19,8 +19,8 @@ __all__ = ['DemoImageDataset', 'DemoVideoDataset', 'generate_image_demo', 'gener
 class DemoImageDataset(Market1501):
     """Demo image dataset in Market-1501's layout under ``<root>/demo``, generated there when missing.
 
-    About 60 train ids / 360 images, 40 query ids / 120 images, and a gallery of 40 ids plus distractors
-    (about 280 images; junk images are dropped as in Market-1501), from 6 cameras. Delete the folder to regenerate.
+    Train 75 ids / 598 images, query 40 / 126, gallery 41 / 297 (the 40 test ids and the distractors' pid 0; the
+    20 junk images are dropped as in Market-1501), 6 cameras, 128x64 pictures. Delete the folder to regenerate.
     """
     dataset_dir = 'demo'
     docs_section = 'Demo data'
@@ -33,8 +33,8 @@ class DemoImageDataset(Market1501):
 class DemoVideoDataset(DukeMTMCVidReID):
     """Demo video dataset in DukeMTMC-VideoReID's layout under ``<root>/demovideo``, generated there when missing.
 
-    40 train ids / about 100 tracklets, 30 query ids / 30 tracklets, a gallery of 30 ids plus 10 distractor ids
-    (about 55 tracklets), 6 to 12 frames per tracklet, 6 cameras. Delete the folder to regenerate.
+    Train 60 ids / 213 tracklets, query 40 / 40, gallery 50 / 73 (the 40 test ids and 10 distractor ids), 3 to 6
+    frames per tracklet (947 train frames), 6 cameras, 128x64 pictures. Delete the folder to regenerate.
     """
     dataset_dir = 'demovideo'
     docs_section = 'Demo data'

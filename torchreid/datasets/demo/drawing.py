@@ -28,7 +28,7 @@ PATTERNS = ('plain', 'horizontal_stripes', 'vertical_stripes', 'split', 'chest_l
 VIEWS = ('front', 'back', 'side')
 
 
-def _pick(rng, colours, jitter=14.0):
+def _pick(rng, colours, jitter=28.0):
     """One colour of ``colours`` with a small per-identity shift, as an RGB float array."""
     colour = colours[rng.randint(len(colours))] + rng.uniform(-jitter, jitter, 3)
     return np.clip(colour, 0, 255)

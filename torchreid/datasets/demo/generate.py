@@ -35,9 +35,9 @@ VIDEO_DEMO_SIZES = {
     'num_train_ids': 60,
     'num_test_ids': 40,
     'num_distractor_ids': 10,           # gallery-only identities
-    'train_tracklets_per_id': (2, 3),   # each in a different camera
+    'train_tracklets_per_id': (3, 4),   # each in a different camera
     'gallery_tracklets_per_id': (1, 2),  # in cameras other than the query's
-    'frames_per_tracklet': (4, 8),
+    'frames_per_tracklet': (3, 6),
 }
 
 
