@@ -23,7 +23,7 @@ class DemoImageDataset(Market1501):
     20 junk images are dropped as in Market-1501), 6 cameras, 128x64 pictures. Delete the folder to regenerate.
     """
     dataset_dir = 'demo'
-    docs_section = 'Demo data'
+    docs_section = 'Demo datasets'
 
     def __init__(self, root='data', verbose=True, **kwargs):
         ensure_generated(os.path.join(root, self.dataset_dir), generate_image_demo, DEMO_SEED, IMAGE_DEMO_SIZES)
@@ -37,7 +37,7 @@ class DemoVideoDataset(DukeMTMCVidReID):
     frames per tracklet (947 train frames), 6 cameras, 128x64 pictures. Delete the folder to regenerate.
     """
     dataset_dir = 'demovideo'
-    docs_section = 'Demo data'
+    docs_section = 'Demo datasets'
     layout = """\
 <root>/demovideo/     (generated automatically; delete the folder to regenerate it)
     DukeMTMC-VideoReID/{train,query,gallery}/<pid>/<tracklet id>/<pid>_C<camera>_F<frame>_X<n>.jpg"""
