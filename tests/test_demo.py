@@ -2,12 +2,13 @@
 generation only when the folder is missing (atomically)."""
 import os
 import re
+import shutil
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from torchreid.datasets import init_dataset
+from torchreid.datasets import DatasetNotFoundError, init_dataset
 from torchreid.datasets.demo import DemoImageDataset, DemoVideoDataset, generate
 from torchreid.datasets.demo.drawing import HEIGHT, WIDTH
 from torchreid.datasets.dukemtmcvidreid import DukeMTMCVidReID
@@ -143,6 +144,12 @@ def test_generated_only_when_missing(tmp_path, monkeypatch):
     os.remove(second.query[0][0])
     DemoImageDataset(root=str(tmp_path), verbose=False)  # an existing folder is never rewritten
     assert len(calls) == 1
+    shutil.rmtree(str(tmp_path / 'demo' / 'query'))
+    with pytest.raises(DatasetNotFoundError, match='delete the folder to regenerate it'):
+        DemoImageDataset(root=str(tmp_path), verbose=False)
+    shutil.rmtree(str(tmp_path / 'demo'))
+    DemoImageDataset(root=str(tmp_path), verbose=False)
+    assert len(calls) == 2
 
 
 def test_interrupted_generation_leaves_nothing_behind(tmp_path):

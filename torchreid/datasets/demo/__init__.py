@@ -8,6 +8,7 @@ same path as the real benchmarks.
 """
 import os
 
+from ..base import check_required_paths
 from ..dukemtmcvidreid import DukeMTMCVidReID
 from ..market1501 import Market1501
 from .generate import (DEMO_SEED, IMAGE_DEMO_SIZES, VIDEO_DEMO_SIZES, ensure_generated, generate_image_demo,
@@ -25,8 +26,16 @@ class DemoImageDataset(Market1501):
     dataset_dir = 'demo'
     docs_section = 'Demo datasets'
 
+    layout = """\
+<root>/demo/     (generated automatically; delete the folder to regenerate it)
+    bounding_box_train/  query/  bounding_box_test/     <pid>_c<camera>s1_<frame>_00.jpg"""
+
     def __init__(self, root='data', verbose=True, **kwargs):
-        ensure_generated(os.path.join(root, self.dataset_dir), generate_image_demo, DEMO_SEED, IMAGE_DEMO_SIZES)
+        folder = os.path.join(root, self.dataset_dir)
+        ensure_generated(folder, generate_image_demo, DEMO_SEED, IMAGE_DEMO_SIZES)
+        check_required_paths([os.path.join(folder, name) for name in ('bounding_box_train', 'query',
+                                                                      'bounding_box_test')],
+                             self.layout, self.docs_section)
         super(DemoImageDataset, self).__init__(root=root, verbose=verbose, **kwargs)
 
 
