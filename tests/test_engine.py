@@ -22,14 +22,6 @@ from torchreid.optim import build_lr_scheduler, build_optimizer
 from torchreid.utils.checkpoint import load_checkpoint
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    """One intra-op thread: these batches are tiny, and extra threads only contend on a shared CPU."""
-    num_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(num_threads)
-
 NUM_CLASSES = 4
 
 

@@ -11,15 +11,6 @@ from torchreid.engine.evaluation import (Evaluator, extract_features, extract_fe
                                          print_results, shard_loader)
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    """One intra-op thread: these batches are tiny, and extra threads only contend on a shared CPU."""
-    num_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(num_threads)
-
-
 class RowSums(nn.Module):
     """A 'model' whose feature is the per-column sums of each image: (B, C, H, W) -> (B, W) (flip-sensitive)."""
 

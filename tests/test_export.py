@@ -20,14 +20,6 @@ from torchreid.models.export import (DEFAULT_OPSET, check_onnx_file, export_onnx
                                      onnxruntime_parity, register_onnx_symbolics)
 from torchreid.utils.checkpoint import save_checkpoint  # noqa: E402
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    """One intra-op thread: the batches are small, and a second thread only contends on a shared CPU."""
-    num_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(num_threads)
-
 
 TOOL_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'tools', 'export_onnx.py')
 

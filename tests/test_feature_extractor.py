@@ -13,16 +13,6 @@ from torchreid.utils.checkpoint import CheckpointError, save_checkpoint
 SIZE = (64, 32)
 
 
-@pytest.fixture(scope='module', autouse=True)
-def single_intra_op_thread():
-    """One intra-op thread: small forwards gain nothing from more, and on a busy machine the thread pool's
-    synchronisation costs more than the work."""
-    num_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(num_threads)
-
-
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
     """An OSNet x0.25 'trained' for 751 identities (random weights, non-trivial BN statistics) and its checkpoint."""

@@ -12,15 +12,6 @@ from torchreid.models.inference import (extract_batch_features, feature_agreemen
                                         prepare_for_inference)
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    """One intra-op thread: the batches are small, and a second thread only contends on a shared CPU."""
-    num_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(num_threads)
-
-
 @pytest.fixture(scope='module')
 def osnet():
     """osnet_x0_25 with random weights and BatchNorm statistics of one batch (features of a realistic scale)."""

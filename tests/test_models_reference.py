@@ -42,16 +42,6 @@ SEED_FIXES = {
 LOSSES = {'xent': {'xent'}, 'xent_htri': {'xent', 'htri'}}
 
 
-@pytest.fixture(scope='module', autouse=True)
-def single_intra_op_thread():
-    """One intra-op thread: these small forwards gain nothing from more, and on a busy machine the thread pool's
-    synchronisation costs several times the work itself."""
-    num_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(num_threads)
-
-
 def expected(key, loss_name):
     """The reference record of ``key`` for one loss, with SEED_FIXES applied."""
     record = dict(REFERENCE['models'][key][loss_name])

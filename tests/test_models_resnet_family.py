@@ -30,16 +30,6 @@ def images(height=64, width=32, batch=2):
     return torch.randn(batch, 3, height, width, generator=torch.Generator().manual_seed(0))
 
 
-@pytest.fixture(scope='module', autouse=True)
-def single_intra_op_thread():
-    """One intra-op thread: small forwards gain nothing from more, and on a busy machine the thread pool's
-    synchronisation costs more than the work."""
-    num_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(num_threads)
-
-
 def test_unsupported_loss_raises_key_error():
     with pytest.raises(KeyError, match='Unsupported loss'):
         init_model('densenet121', num_classes=5, loss={'htri'}, pretrained=False)

@@ -17,16 +17,6 @@ NO_IMAGENET_WEIGHTS = ['squeezenet', 'mobilenetv2', 'shufflenet', 'xception', 'm
 CADENE_WEIGHTS = ['inceptionv4', 'inceptionresnetv2', 'nasnsetmobile', 'nasnetmobile']
 
 
-@pytest.fixture(scope='module', autouse=True)
-def single_intra_op_thread():
-    """One intra-op thread: these small forwards gain nothing from more, and on a busy machine the thread pool's
-    synchronisation costs several times the work itself."""
-    num_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(num_threads)
-
-
 @pytest.fixture(scope='module')
 def mudeep():
     torch.manual_seed(0)

@@ -24,16 +24,6 @@ from torchreid.models.senet import CADENE_SENET_NAMES
 UNREACHABLE = 'http://127.0.0.1:9/'  # the discard port: connection refused at once
 
 
-@pytest.fixture(scope='module', autouse=True)
-def single_intra_op_thread():
-    """One intra-op thread: small forwards gain nothing from more, and on a busy machine the thread pool's
-    synchronisation costs more than the work."""
-    num_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(num_threads)
-
-
 @pytest.fixture
 def hub_dir(tmp_path, monkeypatch):
     """An empty torch hub folder (TORCH_HOME points into tmp_path); returns its checkpoints folder."""

@@ -32,15 +32,6 @@ def num_queries(log_text):
     return int(re.search(r'Extracted features for query set, obtained (\d+)-by-', log_text).group(1))
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    """One intra-op thread: these batches are tiny, and extra threads only contend on a shared CPU."""
-    num_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(num_threads)
-
-
 @pytest.fixture(scope='module')
 def data_root(tmp_path_factory):
     """The demo datasets, generated once for this module."""
