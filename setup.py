@@ -76,7 +76,7 @@ setup(
     long_description=open(os.path.join(HERE, 'README.md')).read(),
     long_description_content_type='text/markdown',
     license='MIT',
-    python_requires='>=3.9',
+    python_requires='>=3.10',
     packages=find_packages(include=['torchreid', 'torchreid.*', 'eval_lib']),
     package_data={'eval_lib': ['*.pyx', 'Makefile']},
     install_requires=read_requirements(),
