@@ -7,6 +7,7 @@ Built-in readers are imported on first use, so importing torchreid does not pull
     >>> dataset.train[0]   # (path, pid, camid)
 """
 import importlib
+import inspect
 from collections import OrderedDict
 
 from .base import (BaseDataset, BaseImageDataset, BaseVideoDataset, DatasetNotFoundError,
@@ -44,6 +45,14 @@ def _resolve(entry):
     return entry
 
 
+def _build(name, dataset_class, root, kwargs):
+    """Instantiate ``dataset_class``; a non-zero split_id for a dataset with a single split is an error, not ignored."""
+    split_id = kwargs.get('split_id', 0)
+    if split_id and 'split_id' not in inspect.signature(dataset_class.__init__).parameters:
+        raise ValueError("'{}' has a single split; split_id (--split-id) must be 0, got {}".format(name, split_id))
+    return dataset_class(root=root, **kwargs)
+
+
 def get_image_names():
     return list(_image_datasets)
 
@@ -65,14 +74,14 @@ def init_imgreid_dataset(name, root='data', **kwargs):
     """Build the image dataset registered as ``name`` under ``root``."""
     if name not in _image_datasets:
         raise _unknown(name, get_image_names())
-    return _resolve(_image_datasets[name])(root=root, **kwargs)
+    return _build(name, _resolve(_image_datasets[name]), root, kwargs)
 
 
 def init_vidreid_dataset(name, root='data', **kwargs):
     """Build the video dataset registered as ``name`` under ``root``."""
     if name not in _video_datasets:
         raise _unknown(name, get_video_names())
-    return _resolve(_video_datasets[name])(root=root, **kwargs)
+    return _build(name, _resolve(_video_datasets[name]), root, kwargs)
 
 
 def init_dataset(name, root='data', **kwargs):
