@@ -246,7 +246,7 @@ class Engine(object):
         for epoch in range(start_epoch, max_epoch):
             epoch_start = time.time()
             losses = self.train_one_epoch(epoch, sampler_epoch=fixbase_epoch + epoch)
-            self.train_time += round(time.time() - epoch_start)
+            self.train_time += time.time() - epoch_start
             self.recorder.record_train_epoch(epoch + 1, losses, lr=self.optimizer.param_groups[0]['lr'])
             self.scheduler.step()
             evaluated = self.evaluator is not None and self.should_evaluate(epoch, max_epoch, eval_step, start_eval)
@@ -272,7 +272,7 @@ class Engine(object):
         for fixbase_index in range(self.fixbase_epochs_done, fixbase_epoch):
             epoch_start = time.time()
             self.train_one_epoch(fixbase_index, optimizer=fixbase_optimizer, bn_eval=True)
-            self.train_time += round(time.time() - epoch_start)
+            self.train_time += time.time() - epoch_start
             self.fixbase_epochs_done = fixbase_index + 1
             self.save(start_epoch - 1, fixbase_optimizer=fixbase_optimizer)
         print('Now open all layers for training')
