@@ -75,6 +75,22 @@ def load_split_file(fpath, dataset_dir):
     return splits
 
 
+def load_or_make_split(split_path, dataset_dir, make_splits, split_id, name, verbose=True):
+    """Split ``split_id`` of the split file at ``split_path``, which ``make_splits()`` creates when it is missing.
+
+    Returns a dict with 'train', 'query' and 'gallery' sample lists; a split id out of range is a ValueError.
+    """
+    splits = load_split_file(split_path, dataset_dir)
+    if splits is None:
+        print("Creating the {} splits in '{}'".format(name, split_path))
+        splits = make_splits()
+        save_split_file(splits, split_path, dataset_dir)
+    check_split_id(split_id, len(splits), name)
+    if verbose:
+        print('Split index = {}'.format(split_id))
+    return splits[split_id]
+
+
 def relabel(samples):
     """Map the pids of ``samples`` to 0..N-1 in sorted pid order; returns the new list."""
     pid2label = {pid: label for label, pid in enumerate(sorted({pid for _, pid, _ in samples}))}

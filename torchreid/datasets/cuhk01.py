@@ -2,8 +2,7 @@
 import os
 import re
 
-from .base import (BaseImageDataset, check_required_paths, check_split_id, load_split_file,
-                   save_split_file)
+from .base import BaseImageDataset, check_required_paths, load_or_make_split
 from .download import extract_archive
 from .viper import two_view_splits
 
@@ -42,15 +41,8 @@ class CUHK01(BaseImageDataset):
         check_required_paths([campus_dir], LAYOUT, self.docs_section)
 
         split_path = os.path.join(self.dataset_dir, 'splits.json')
-        splits = load_split_file(split_path, self.dataset_dir)
-        if splits is None:
-            print("Creating the 20 CUHK01 splits in '{}'".format(split_path))
-            splits = two_view_splits(self.read_images(campus_dir))
-            save_split_file(splits, split_path, self.dataset_dir)
-        check_split_id(split_id, len(splits), 'CUHK01')
-        split = splits[split_id]
-        if verbose:
-            print('Split index = {}'.format(split_id))
+        split = load_or_make_split(split_path, self.dataset_dir, lambda: two_view_splits(self.read_images(campus_dir)),
+                                   split_id, 'CUHK01', verbose)
         super(CUHK01, self).__init__(split['train'], split['query'], split['gallery'], verbose=verbose,
                                      total_images=len(split['train']) + len(split['query']))
 

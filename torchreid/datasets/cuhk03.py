@@ -7,8 +7,7 @@ import os
 
 import numpy as np
 
-from .base import (BaseImageDataset, check_required_paths, check_split_id, load_split_file, relabel,
-                   save_split_file)
+from .base import BaseImageDataset, check_required_paths, load_or_make_split, relabel
 
 LAYOUT = """\
 <root>/cuhk03/
@@ -148,14 +147,8 @@ class CUHK03(BaseImageDataset):
         images_dir = os.path.join(self.dataset_dir, 'images_' + self.image_type)
         split_path = os.path.join(self.dataset_dir, 'splits_{}_{}.json'.format(self.protocol, self.image_type))
 
-        splits = load_split_file(split_path, self.dataset_dir)
-        if splits is None:
-            splits = self.prepare(images_dir)
-            save_split_file(splits, split_path, self.dataset_dir)
-        check_split_id(split_id, len(splits), 'CUHK03 ({} protocol)'.format(self.protocol))
-        split = splits[split_id]
-        if verbose:
-            print('Split index = {}'.format(split_id))
+        split = load_or_make_split(split_path, self.dataset_dir, lambda: self.prepare(images_dir), split_id,
+                                   'CUHK03 ({} protocol)'.format(self.protocol), verbose)
         super(CUHK03, self).__init__(split['train'], split['query'], split['gallery'], verbose=verbose,
                                      total_images=len(split['train']) + len(split['query']))
 

@@ -2,8 +2,7 @@
 import os
 import re
 
-from .base import (BaseImageDataset, check_required_paths, check_split_id, load_split_file, relabel,
-                   save_split_file)
+from .base import BaseImageDataset, check_required_paths, load_or_make_split, relabel
 from .download import download_dataset
 from .viper import random_train_pids
 
@@ -45,15 +44,8 @@ class PRID450S(BaseImageDataset):
         check_required_paths(cam_dirs, LAYOUT, self.docs_section)
 
         split_path = os.path.join(self.dataset_dir, 'splits.json')
-        splits = load_split_file(split_path, self.dataset_dir)
-        if splits is None:
-            print("Creating the 10 PRID450S splits in '{}'".format(split_path))
-            splits = make_splits(self.read_images(*cam_dirs))
-            save_split_file(splits, split_path, self.dataset_dir)
-        check_split_id(split_id, len(splits), 'PRID450S')
-        split = splits[split_id]
-        if verbose:
-            print('Split index = {}'.format(split_id))
+        split = load_or_make_split(split_path, self.dataset_dir, lambda: make_splits(self.read_images(*cam_dirs)),
+                                   split_id, 'PRID450S', verbose)
         super(PRID450S, self).__init__(split['train'], split['query'], split['gallery'], verbose=verbose,
                                        total_images=len(split['train']) + len(split['query']))
 

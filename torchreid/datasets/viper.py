@@ -6,8 +6,7 @@ import os
 
 import numpy as np
 
-from .base import (BaseImageDataset, check_required_paths, check_split_id, load_split_file, relabel,
-                   save_split_file)
+from .base import BaseImageDataset, check_required_paths, load_or_make_split, relabel
 from .download import download_dataset
 
 LAYOUT = """\
@@ -75,15 +74,8 @@ class VIPeR(BaseImageDataset):
         check_required_paths(cam_dirs, LAYOUT, self.docs_section)
 
         split_path = os.path.join(self.dataset_dir, 'splits.json')
-        splits = load_split_file(split_path, self.dataset_dir)
-        if splits is None:
-            print("Creating the 20 VIPeR splits in '{}'".format(split_path))
-            splits = two_view_splits(self.read_images(*cam_dirs))
-            save_split_file(splits, split_path, self.dataset_dir)
-        check_split_id(split_id, len(splits), 'VIPeR')
-        split = splits[split_id]
-        if verbose:
-            print('Split index = {}'.format(split_id))
+        split = load_or_make_split(split_path, self.dataset_dir, lambda: two_view_splits(self.read_images(*cam_dirs)),
+                                   split_id, 'VIPeR', verbose)
         super(VIPeR, self).__init__(split['train'], split['query'], split['gallery'], verbose=verbose,
                                     total_images=len(split['train']) + len(split['query']))
 
