@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
+from ..models.inference import extract_batch_features
 from . import comm
 
 EvalResult = namedtuple('EvalResult', ['rank1', 'mAP', 'mINP', 'cmc', 'distmat'])
@@ -28,13 +29,6 @@ def pool_frames(frame_features, num_tracklets, pool):
     if pool == 'max':
         return frame_features.max(dim=1).values
     raise ValueError("pool must be 'avg' or 'max', got '{}'".format(pool))
-
-
-def _forward_features(model, imgs, flip):
-    features = model(imgs).float()
-    if flip:
-        features = (features + model(imgs.flip(dims=[-1])).float()) / 2.
-    return features
 
 
 @torch.no_grad()
@@ -62,9 +56,10 @@ def extract_features(model, loader, device, pool='avg', flip=False, autocast=Non
         with autocast():
             if imgs.dim() == 5:
                 batch_size = imgs.size(0)
-                batch_features = pool_frames(_forward_features(model, imgs.flatten(0, 1), flip), batch_size, pool)
+                batch_features = pool_frames(
+                    extract_batch_features(model, imgs.flatten(0, 1), channels_last=False, flip=flip), batch_size, pool)
             else:
-                batch_features = _forward_features(model, imgs, flip)
+                batch_features = extract_batch_features(model, imgs, channels_last=False, flip=flip)
         batch_features = batch_features.float().cpu()
         batch_times.append(time.time() - start)
         features.append(batch_features)

@@ -13,6 +13,8 @@ feature error (cosine similarity, relative error) per model; :func:`feature_agre
 C++ compiler, takes about a minute per model and dtype, and compiles again for a new batch size (e.g. the last,
 smaller batch of a loader), so it is left to the caller: it pays off for long extraction runs.
 """
+from contextlib import nullcontext
+
 import torch
 import torch.nn.functional as F
 
@@ -46,7 +48,8 @@ def extract_batch_features(model, images, dtype=None, channels_last=True, flip=F
     Args:
         model (nn.Module): a re-id model in eval mode (see :func:`prepare_for_inference`).
         images (Tensor): normalised images, on any device (moved to the model's).
-        dtype (torch.dtype or None): autocast dtype, torch.bfloat16 or torch.float16; None runs in float32.
+        dtype (torch.dtype or None): autocast dtype, torch.bfloat16 or torch.float16; None adds no autocast of its
+            own (float32, or whatever autocast the caller runs it under, e.g. the engine's --amp).
         channels_last (bool): pass the images in channels_last memory format (use with a channels_last model).
         flip (bool): average with the features of the horizontally flipped images (flip test).
     """
@@ -56,7 +59,8 @@ def extract_batch_features(model, images, dtype=None, channels_last=True, flip=F
         raise ValueError('images must be (B, C, H, W), got shape {}'.format(tuple(images.shape)))
     device = model_device(model)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+    precision = torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+    with torch.inference_mode(), precision:
         images = images.to(device, memory_format=memory_format, non_blocking=True)
         features = model(images).float()
         if flip:
