@@ -83,6 +83,8 @@ setup(
     extras_require={
         'test': ['pytest>=7', 'onnx>=1.14', 'onnxruntime>=1.16'],
         'onnx': ['onnx>=1.14', 'onnxruntime>=1.16'],
+        # torchreid 1.4's model definitions (as pyppbox_torchreid), for tests/test_models_1x.py's parity checks
+        'reference': ['pyppbox-torchreid==1.4.1.0', 'opencv-python-headless'],
     },
     ext_modules=extensions(),
     cmdclass={'build_ext': OptionalBuildExt},

@@ -5,6 +5,7 @@
     python benchmarks/eval_speed.py --sizes small    # a 1000 x 5000 sanity check (seconds)
     python benchmarks/eval_speed.py --features       # block-wise evaluation: peak memory vs gallery size
     python benchmarks/eval_speed.py --rerank         # re-ranking on a Market-size problem
+    python benchmarks/eval_speed.py --distractors 500000   # Market-size + 500k distractors: block-wise vs matrix
 
 Problems are generated: identities seen from a few cameras each, a feature per image (identity centre + camera
 bias + noise, 64-d), squared Euclidean distances in float32 as the scripts compute them; Market-1501 size has the
@@ -19,9 +20,19 @@ memory than the seed's Q x G x 16 bytes).
 
 Peak memory is the process's peak resident memory during a call minus what was resident before it (Linux:
 /proc/self/status VmHWM, reset through /proc/self/clear_refs), so the distance matrix itself is not counted.
+
+``--distractors N`` (Market-1501-500k-like) adds N distractors to a Market-size problem with ``--dim``-d features
+(512 by default, OSNet's) and evaluates it twice, each in a fresh process: block-wise from the features
+(``evaluate_features``, no Q x G matrix, a progress bar when the console is a terminal), and the full-matrix path
+(``compute_distance_matrix`` + ``evaluate_rank``) when its two Q x G float32 matrices (distances and the norm sum it
+is built from) fit in the free memory. There, peak memory includes every matrix the method builds (the features
+are not counted). Distractors are people outside the benchmark: a random identity centre each, seen by a random
+camera, with the same noise as the benchmark's people.
 """
 import argparse
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -108,6 +119,42 @@ def generate_problem(size, seed=0, dim=64):
     return distmat, ids, (qf, gf)
 
 
+DISTRACTOR_NOISE = 1.95  # at 512-d, the Market-size problem alone gives Rank-1 0.98, mAP 0.75
+
+
+def person_features(pids, camids, centres, camera_bias, noise, rng):
+    """(N, d) float32 features: identity centre + camera bias + noise; pid 0 is a person of its own (random centre)."""
+    features = centres[pids] + camera_bias[camids] + noise * rng.standard_normal((pids.size, centres.shape[1]))
+    other = pids == 0
+    features[other] = (np.sqrt(1 + noise ** 2) * rng.standard_normal((int(other.sum()), centres.shape[1]))
+                       + camera_bias[camids[other]])
+    return torch.from_numpy(features.astype(np.float32))
+
+
+def generate_distractor_problem(num_distractors, dim, seed=0, noise=DISTRACTOR_NOISE):
+    """Market-size queries and gallery plus ``num_distractors`` pid-0 gallery items at the end:
+    (query_features, gallery_features, (q_pids, g_pids, q_camids, g_camids)); float32 features, built in place."""
+    num_q, num_g, num_ids, num_cams, num_market_distractors, _ = SIZES['market']
+    rng = np.random.default_rng(seed)
+    q_pids, g_pids, q_camids, g_camids = generate_ids(num_q, num_g, num_ids, num_cams, num_market_distractors, rng)
+    centres = rng.standard_normal((num_ids + 1, dim))
+    camera_bias = 0.3 * rng.standard_normal((num_cams, dim))
+    query_features = person_features(q_pids, q_camids, centres, camera_bias, noise, rng)
+    extra_camids = rng.integers(0, num_cams, num_distractors)
+    gallery_features = torch.empty(num_g + num_distractors, dim)
+    gallery_features[:num_g] = person_features(g_pids, g_camids, centres, camera_bias, noise, rng)
+    generator = torch.Generator().manual_seed(seed)
+    bias = torch.from_numpy(camera_bias.astype(np.float32))
+    for start in range(0, num_distractors, 50000):  # in chunks: no float64 copy of the whole gallery
+        cams = torch.from_numpy(extra_camids[start:start + 50000])
+        chunk = gallery_features[num_g + start:num_g + start + cams.numel()]
+        torch.randn(chunk.shape, generator=generator, out=chunk)
+        chunk.mul_(float(np.sqrt(1 + noise ** 2))).add_(bias[cams])
+    ids = (q_pids, np.concatenate([g_pids, np.zeros(num_distractors, dtype=np.int64)]), q_camids,
+           np.concatenate([g_camids, extra_camids]))
+    return query_features, gallery_features, ids
+
+
 # ------------------------------------------------------------------------------------------------- methods
 
 def load_classic_kernel():
@@ -126,9 +173,9 @@ def ours_with_threads(distmat, ids, num_threads):
     return rank.summarize_first_ranks(first_rank, ap, inp, 50)
 
 
-def print_row(name, wall, cpu, peak, cmc, mAP, mINP):
-    print('{:<44s} {:>8.3f} {:>8.3f} {:>10.1f}   {:.4f} {:.4f} {:.4f} {:.4f}'.format(
-        name, wall, cpu, peak, cmc[0], cmc[4], mAP, mINP))
+def print_row(name, wall, cpu, peak, cmc, mAP, mINP, width=44):
+    print('{:<{}s} {:>8.3f} {:>8.3f} {:>10.1f}   {:.4f} {:.4f} {:.4f} {:.4f}'.format(
+        name, width, wall, cpu, peak, cmc[0], cmc[4], mAP, mINP))
 
 
 def run_size(size, classic, include_python):
@@ -208,6 +255,55 @@ def run_rerank():
         before.cmc[0], before.mAP, after.cmc[0], after.mAP))
 
 
+DISTRACTOR_CASES = ('block-wise', 'full matrix')
+
+
+def distractor_case(case, num_distractors, dim):
+    """One case of the distractor benchmark in this process; prints a JSON line with its figures."""
+    query_features, gallery_features, ids = generate_distractor_problem(num_distractors, dim)
+    if case == 'block-wise':
+        run = lambda: evaluate_features(query_features, gallery_features, *ids,  # noqa: E731
+                                        progress=sys.stderr.isatty())
+    else:
+        run = lambda: rank.evaluate_rank(compute_distance_matrix(query_features, gallery_features), *ids)  # noqa
+    result, wall, cpu, peak = measure(run)
+    print('RESULT ' + json.dumps({'wall': wall, 'cpu': cpu, 'peak_mb': peak, 'cmc': result.cmc[:20].tolist(),
+                                  'mAP': result.mAP, 'mINP': result.mINP, 'all_AP': result.all_AP.tolist()}))
+
+
+def run_distractors(num_distractors, dim):
+    """Block-wise vs full matrix on a Market-size problem with ``num_distractors`` more gallery items, one fresh
+    process per case (so each peak is its own)."""
+    num_q, num_g = SIZES['market'][0], SIZES['market'][1] + num_distractors
+    matrix_mb = num_q * num_g * 4 / 2 ** 20
+    print('\n=== Market-size + {:,} distractors: {:,} queries x {:,} gallery, {}-d float32 features ({:.0f} MB); '
+          'a Q x G float32 matrix is {:,.0f} MB ==='.format(num_distractors, num_q, num_g, dim,
+                                                        (num_q + num_g) * dim * 4 / 2 ** 20, matrix_mb))
+    print('{:<54s} {:>8s} {:>8s} {:>10s}   {:6s} {:6s} {:6s} {:6s}'.format(
+        'method', 'wall s', 'cpu s', 'peak MB', 'R1', 'R5', 'mAP', 'mINP'))
+    figures = {}
+    for case in DISTRACTOR_CASES:
+        needed_mb, free_mb = 2.2 * matrix_mb, available_memory_mb()
+        if case == 'full matrix' and needed_mb > free_mb:
+            print('{:<54s} needs about {:,.0f} MB, {:,.0f} MB free: not run'.format(case, needed_mb, free_mb))
+            continue
+        command = [sys.executable, os.path.abspath(__file__), '--distractors', str(num_distractors), '--dim',
+                   str(dim), '--distractor-case', case]
+        output = subprocess.run(command, stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
+        figures[case] = json.loads(output[output.rindex('RESULT ') + len('RESULT '):])
+        row = figures[case]
+        label = {'block-wise': 'block-wise from features (evaluate_features)',
+                 'full matrix': 'full matrix (compute_distance_matrix + evaluate_rank)'}[case]
+        print_row(label, row['wall'], row['cpu'], row['peak_mb'], row['cmc'], row['mAP'], row['mINP'], width=54)
+    if len(figures) == 2:
+        a, b = figures['block-wise'], figures['full matrix']
+        print('  max |difference| block-wise vs full matrix: cmc {:.1e}  mAP {:.1e}  mINP {:.1e}  per-query AP {:.1e}'
+              .format(np.abs(np.subtract(a['cmc'], b['cmc'])).max(), abs(a['mAP'] - b['mAP']),
+                      abs(a['mINP'] - b['mINP']), np.abs(np.subtract(a['all_AP'], b['all_AP'])).max()))
+        print('  block-wise uses {:.1f}x less peak memory, at {:.2f}x the wall time'.format(
+            b['peak_mb'] / max(a['peak_mb'], 1e-9), a['wall'] / b['wall']))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--sizes', nargs='+', choices=sorted(SIZES), default=['market', 'msmt17'])
@@ -215,7 +311,18 @@ def main():
     parser.add_argument('--no-python', action='store_true', help='skip the (slow) Python reference')
     parser.add_argument('--features', action='store_true', help='only the block-wise memory benchmark')
     parser.add_argument('--rerank', action='store_true', help='only the re-ranking benchmark')
+    parser.add_argument('--distractors', type=int, default=None, metavar='N',
+                        help='only the distractor benchmark: a Market-size problem with N more gallery distractors')
+    parser.add_argument('--dim', type=int, default=512, help='feature dimension of the distractor benchmark')
+    parser.add_argument('--distractor-case', choices=DISTRACTOR_CASES, default=None,
+                        help='run one case of the distractor benchmark in this process (what --distractors starts)')
     args = parser.parse_args()
+    if args.distractor_case is not None:
+        if args.distractors is None:
+            parser.error('--distractor-case needs --distractors')
+        torch.set_num_threads(os.cpu_count())
+        distractor_case(args.distractor_case, args.distractors, args.dim)
+        return
     if not rank.CYTHON_AVAILABLE:
         sys.exit('eval_lib.cython_eval is not built: run `pip install -e .` or `cd eval_lib && make` first')
     print('{} CPU cores, OpenMP threads: {}, load average: {}'.format(
@@ -226,6 +333,11 @@ def main():
         return
     if args.rerank:
         run_rerank()
+        return
+    if args.distractors is not None:
+        if args.distractors < 0 or args.dim < 1:
+            parser.error('--distractors must be >= 0 and --dim >= 1')
+        run_distractors(args.distractors, args.dim)
         return
     classic = load_classic_kernel()
     rank.evaluate_rank(np.random.default_rng(0).random((10, 50)), np.arange(10) % 5, np.arange(50) % 5,

@@ -9,9 +9,10 @@ import pytest
 import torch
 import torch.nn as nn
 
-from torchreid.utils.checkpoint import (BEST_MODEL_NAME, CheckpointError, extract_state_dict, load_checkpoint,
-                                        load_model_state, load_pretrained_weights, rename_old_densenet_key,
-                                        save_checkpoint)
+from torchreid.models import init_model
+from torchreid.utils.checkpoint import (BEST_MODEL_NAME, CheckpointError, _compare, extract_state_dict, group_keys,
+                                        is_classifier_key, likely_cause, load_checkpoint, load_model_state,
+                                        load_pretrained_weights, rename_old_densenet_key, save_checkpoint)
 
 
 class Tiny(nn.Module):
@@ -151,6 +152,27 @@ def test_strict_load_error_names_every_difference():
     assert '--load-weights' in message and 'arch' in message
 
 
+@pytest.mark.parametrize('change, expected', [
+    ('missing', 'missing keys (1): base.1.running_var'),
+    ('unexpected', 'unexpected keys (1): extra.weight'),
+    ('mismatched', 'mis-shaped keys (1): base.0.bias (checkpoint [5] vs model [4])'),
+])
+def test_strict_load_rejects_each_kind_of_difference_alone(change, expected):
+    state = tiny().state_dict()
+    if change == 'missing':
+        del state['base.1.running_var']
+    elif change == 'unexpected':
+        state['extra.weight'] = torch.zeros(1)
+    else:
+        state['base.0.bias'] = torch.zeros(5)
+    target = tiny(seed=1)
+    before = target.base[0].weight.detach().clone()
+    with pytest.raises(CheckpointError) as error:
+        load_model_state(target, state)
+    assert expected in str(error.value) and str(error.value).count('keys (') == 1
+    torch.testing.assert_close(target.base[0].weight, before)
+
+
 def test_missing_bn_counters_are_tolerated_in_strict_load():
     """torch 0.4.0 checkpoints have no num_batches_tracked; they start at 0."""
     model = tiny()
@@ -184,10 +206,146 @@ def test_partial_load_reports_keys_missing_from_file_and_not_in_model(tmp_path):
     del state['classifier.bias']
     fpath = str(tmp_path / 'other.pth')
     torch.save(state, fpath)
-    report = load_pretrained_weights(tiny(seed=1), fpath)
+    report = load_pretrained_weights(tiny(seed=1), fpath, allow_partial=True)
     assert ('head.weight', 'not in model') in report.skipped
     assert ('classifier.bias', 'missing from file') in report.skipped
     assert len(report.loaded) == 7
+
+
+def save_state(tmp_path, state, name='weights.pth'):
+    fpath = str(tmp_path / name)
+    torch.save(state, fpath)
+    return fpath
+
+
+def test_only_missing_keys_is_an_error_unless_partial(tmp_path, capsys):
+    """base.1 (BN, 4 entries) absent from the file: an error naming the group, the model untouched; allow_partial
+    loads the rest and the report lists exactly the missing keys."""
+    source = tiny()
+    state = OrderedDict((k, v) for k, v in source.state_dict().items() if not k.startswith('base.1.'))
+    fpath = save_state(tmp_path, state)
+    target = tiny(seed=1)
+    before = target.base[0].weight.detach().clone()
+    with pytest.raises(CheckpointError) as error:
+        load_pretrained_weights(target, fpath)
+    message = str(error.value)
+    assert '4 missing from the file: base.1 (4 keys)' in message
+    assert 'not in the model' not in message and 'of another shape' not in message
+    assert '--allow-partial-load' in message and 'allow_partial=True' in message
+    assert '\n' not in message  # one line on the console
+    torch.testing.assert_close(target.base[0].weight, before)  # nothing loaded on error
+    report = load_pretrained_weights(target, fpath, allow_partial=True)
+    assert report.skipped == [('base.1.weight', 'missing from file'), ('base.1.bias', 'missing from file'),
+                              ('base.1.running_mean', 'missing from file'), ('base.1.running_var', 'missing from file')]
+    assert report.loaded == ['base.0.weight', 'base.0.bias', 'classifier.weight', 'classifier.bias']
+    torch.testing.assert_close(target.base[0].weight, source.base[0].weight)
+    assert 'Warning: ' in capsys.readouterr().out
+
+
+def test_only_unexpected_keys_is_an_error_unless_partial(tmp_path):
+    state = tiny().state_dict()
+    state['extra.0.weight'] = torch.ones(3)
+    state['extra.0.bias'] = torch.ones(3)
+    fpath = save_state(tmp_path, state)
+    with pytest.raises(CheckpointError, match=r'2 not in the model: extra\.0 \(2 keys\)\)') as error:
+        load_pretrained_weights(tiny(seed=1), fpath)
+    assert 'missing from the file' not in str(error.value)
+    report = load_pretrained_weights(tiny(seed=1), fpath, allow_partial=True)
+    assert report.skipped == [('extra.0.weight', 'not in model'), ('extra.0.bias', 'not in model')]
+    assert len(report.loaded) == 8 and report.num_model_entries == 8
+
+
+def test_only_mismatched_shapes_is_an_error_unless_partial(tmp_path):
+    state = Tiny(num_classes=7, feat_dim=4).state_dict()
+    state['base.0.weight'] = torch.zeros(4, 3, 5, 5)  # another kernel size
+    fpath = save_state(tmp_path, state)
+    with pytest.raises(CheckpointError, match=r'1 of another shape: base\.0 \(1 key\)'):
+        load_pretrained_weights(tiny(seed=1), fpath)
+    target = tiny(seed=1)
+    report = load_pretrained_weights(target, fpath, allow_partial=True)
+    assert report.skipped == [('base.0.weight', 'shape [4, 3, 5, 5] in file vs [4, 3, 3, 3] in model')]
+    assert len(report.loaded) == 7
+    torch.testing.assert_close(target.base[0].bias, state['base.0.bias'])
+
+
+def test_classifier_only_mismatch_is_a_note_not_an_error(tmp_path, capsys):
+    fpath = save_state(tmp_path, tiny(num_classes=751).state_dict())
+    report = load_pretrained_weights(tiny(num_classes=10, seed=1), fpath)
+    assert [key for key, _ in report.skipped] == ['classifier.weight', 'classifier.bias']
+    printed = capsys.readouterr().out
+    assert 'Note: the classifier was not loaded' in printed and 'Warning' not in printed
+    # HACNN's classifiers count as classifiers too; 'base.classifier_x' as well, 'fc' does not
+    assert is_classifier_key('classifier_global.weight') and is_classifier_key('classifier_local.bias')
+    assert is_classifier_key('module_a.classifier.weight')
+    assert not is_classifier_key('fc.0.weight') and not is_classifier_key('base.7.2.bn3.bias')
+
+
+def test_nothing_loaded_is_an_error_even_with_allow_partial(tmp_path):
+    fpath = save_state(tmp_path, OrderedDict([('foo.weight', torch.zeros(2)), ('bar.bias', torch.zeros(2))]))
+    with pytest.raises(CheckpointError, match=r'No layer of .* fits Tiny \(0/8 loaded; the file holds foo \(1 key\), '
+                                              r'bar'):
+        load_pretrained_weights(tiny(), fpath, allow_partial=True)
+
+
+def renamed_like_torchreid_1x(state):
+    """Our ResNet-50 names -> torchreid 1.x's: base.0 -> conv1, base.1 -> bn1, base.4..7 -> layer1..4."""
+    names = {'0': 'conv1', '1': 'bn1', '4': 'layer1', '5': 'layer2', '6': 'layer3', '7': 'layer4'}
+    renamed = OrderedDict()
+    for key, value in state.items():
+        parts = key.split('.')
+        if parts[0] == 'base':
+            parts = [names[parts[1]]] + parts[2:]
+        renamed['.'.join(parts)] = value
+    return renamed
+
+
+@pytest.fixture(scope='module')
+def resnet50():
+    return init_model('resnet50', num_classes=10, pretrained=False)
+
+
+def test_torchreid_1x_naming_is_named_as_the_cause(tmp_path, resnet50):
+    fpath = save_state(tmp_path, renamed_like_torchreid_1x(resnet50.state_dict()))
+    with pytest.raises(CheckpointError) as error:
+        load_pretrained_weights(resnet50, fpath)
+    message = str(error.value)
+    assert 'do not fit ResNet50 (2/267 layers loadable' in message
+    assert '265 missing from the file: base.0 (1 key), base.1 (4 keys), base.4 (' in message
+    assert '265 not in the model: conv1 (1 key), bn1 (4 keys), layer1 (50 keys), layer2 (65 keys), layer3 (95 ' \
+        'keys), layer4 (50 keys));' in message
+    assert 'likely cause: another layer naming' in message and "'conv1.weight' in the file for 'base.0.weight'" \
+        in message
+
+
+def test_another_architecture_is_named_as_the_cause(tmp_path, resnet50):
+    torch.manual_seed(0)
+    osnet = init_model('osnet_x0_25', num_classes=10, pretrained=False)
+    record = {'name': 'osnet_x0_25', 'options': {}}
+    fpath = save_state(tmp_path, {'state_dict': osnet.state_dict(), 'model': record})
+    with pytest.raises(CheckpointError) as error:
+        load_pretrained_weights(resnet50, fpath)
+    message = str(error.value)
+    assert 'likely cause: another architecture' in message and "records model 'osnet_x0_25'" in message
+    with pytest.raises(CheckpointError, match='Likely cause: another architecture'):
+        load_model_state(resnet50, {'state_dict': osnet.state_dict()})
+
+
+def test_prefix_and_head_option_causes():
+    own = Tiny().state_dict()
+    wrapped = OrderedDict(('backbone.' + k, v) for k, v in own.items())
+    missing, unexpected, mismatched = _compare(own, wrapped)
+    assert "prefix 'backbone.'" in likely_cause(own, wrapped, missing, unexpected, mismatched)
+    with_neck = OrderedDict(own)
+    with_neck['bottleneck.weight'] = torch.ones(4)
+    missing, unexpected, mismatched = _compare(own, with_neck)
+    assert likely_cause(own, with_neck, missing, unexpected, mismatched).startswith('other head options')
+
+
+def test_group_keys():
+    assert group_keys(['layer4.0.conv1.weight', 'layer4.1.bn1.bias', 'fc.weight', 'base.7.2.bn3.bias']) == \
+        'layer4 (2 keys), fc (1 key), base (1 key)'
+    assert group_keys(['base.0.weight', 'base.4.0.conv1.weight', 'base.4.1.bn1.bias', 'fc.weight']) == \
+        'base.0 (1 key), base.4 (2 keys), fc (1 key)'
 
 
 def test_missing_file_is_a_file_not_found_error(tmp_path):

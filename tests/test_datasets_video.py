@@ -366,3 +366,17 @@ def test_duke_video_offline_download_error_and_zip_placed_by_hand(tmp_path, offl
                 archive.write(path, os.path.relpath(path, built))
     dataset = DukeMTMCVidReID(root=str(tmp_path / 'data'), verbose=False)
     assert (dataset.num_train_items, dataset.num_query_items, dataset.num_gallery_items) == (3, 1, 2)
+
+
+def test_mars_tracklet_frames_are_in_frame_number_order_past_three_digits():
+    # MARS pads frame numbers to 3 digits; a tracklet past frame 999 must still come in frame order (F1000 after
+    # F999, not between F100 and F101 as a plain name sort puts it)
+    class Folder(object):
+        dataset_dir = os.path.join('data', 'mars')
+
+    names = mars_names('0003', 2, 1, [1000, 999, 100, 101])
+    track_info = np.array([[1, 4, 3, 2]])
+    [(frames, pid, camid)] = Mars.build_tracklets(Folder(), names, track_info, 'bbox_train', 'train_name.txt')
+    assert [os.path.basename(frame) for frame in frames] == mars_names('0003', 2, 1, [100, 101, 999, 1000])
+    assert frames[0] == os.path.join('data', 'mars', 'bbox_train', '0003', '0003C2T0001F100.jpg')
+    assert (pid, camid) == (3, 1)

@@ -56,22 +56,28 @@ def make_loader(num_items=24, batch_size=8, seed=0):
 class ScriptedEvaluator(object):
     """Returns the given rank-1 values in turn; counts calls; consumes randomness like a real test loader may."""
 
-    def __init__(self, rank1s):
+    def __init__(self, rank1s, interrupt_at_call=None):
         self.rank1s = list(rank1s)
         self.calls = 0
+        self.interrupt_at_call = interrupt_at_call  # Ctrl-C during this (0-based) call
+        self.evaluated_weights = []  # the classifier weights of each evaluated model
 
     def evaluate(self, model):
+        if self.calls == self.interrupt_at_call:
+            raise KeyboardInterrupt
+        self.evaluated_weights.append(model.classifier.weight.detach().clone())
         rank1 = self.rank1s[self.calls]
         self.calls += 1
         torch.rand(3), random.random(), np.random.rand()  # must not shift the training stream
         return EvalResult(rank1, rank1 / 2, rank1 / 4, np.array([rank1]), None)
 
 
-def make_engine(save_dir, evaluator=None, seed=0, cls=SoftmaxEngine, model=None, loss_kwargs=None, **kwargs):
+def make_engine(save_dir, evaluator=None, seed=0, cls=SoftmaxEngine, model=None, loss_kwargs=None, milestones=(1,),
+                **kwargs):
     torch.manual_seed(seed)
     model = model or TinyNet(dropout=0.2)
     optimizer = build_optimizer('adam', model.parameters(), 0.01, 5e-4)
-    scheduler = build_lr_scheduler(optimizer, [1], gamma=0.5)
+    scheduler = build_lr_scheduler(optimizer, list(milestones), gamma=0.5)
     loss_kwargs = loss_kwargs or {'criterion': CrossEntropyLoss(NUM_CLASSES, label_smooth=False)}
     return cls(model, optimizer, scheduler, make_loader(seed=seed), evaluator, torch.device('cpu'), str(save_dir),
                print_freq=2, **loss_kwargs, **kwargs)
@@ -102,14 +108,19 @@ def test_seed_evaluation_rule():
     assert [e + 1 for e in range(5) if engine.should_evaluate(e, 5, eval_step=-1, start_eval=0)] == [5]
 
 
-def _train(save_dir, max_epoch, resume_from=None, evaluator_rank1s=(0.1, 0.2, 0.3)):
-    engine = make_engine(save_dir, ScriptedEvaluator(evaluator_rank1s))
+def _train(save_dir, max_epoch, resume_from=None, evaluator_rank1s=(0.1, 0.2, 0.3), milestones=(1,), fixbase_epoch=0,
+           evaluator=None):
+    engine = make_engine(save_dir, evaluator or ScriptedEvaluator(evaluator_rank1s), milestones=milestones)
+    fixbase_optimizer = None
+    if fixbase_epoch:
+        fixbase_optimizer = build_optimizer('adam', engine.model.classifier.parameters(), 0.02, 0)
     start_epoch = 0
     if resume_from is not None:
         checkpoint = load_checkpoint(resume_from)
         engine.model.load_state_dict(checkpoint['state_dict'])
-        start_epoch = engine.load_state(checkpoint)
-    engine.run(max_epoch=max_epoch, start_epoch=start_epoch, eval_step=1)
+        start_epoch = engine.load_state(checkpoint, fixbase_optimizer)
+    engine.run(max_epoch=max_epoch, start_epoch=start_epoch, eval_step=1, fixbase_epoch=fixbase_epoch,
+               fixbase_optimizer=fixbase_optimizer)
     return engine
 
 
@@ -123,6 +134,123 @@ def test_exact_resume_matches_uninterrupted_run(tmp_path):
     assert straight.optimizer.param_groups[0]['lr'] == resumed.optimizer.param_groups[0]['lr'] == 0.005
     assert straight.recorder.history == resumed.recorder.history
     assert resumed.best_rank1 == 0.3 and resumed.best_epoch == 3
+
+
+def assert_same_run(straight, resumed):
+    """The resumed run ended where the uninterrupted one did: weights, optimizer step, history, best rank-1."""
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+    assert straight.optimizer.param_groups[0]['lr'] == resumed.optimizer.param_groups[0]['lr']
+    assert straight.recorder.history == resumed.recorder.history
+    assert (straight.best_rank1, straight.best_epoch) == (resumed.best_rank1, resumed.best_epoch)
+
+
+def test_resume_in_the_middle_of_an_lr_plateau(tmp_path):
+    """The LR halves from the 3rd epoch (milestone 2). Resumed after epoch 1, a fresh schedule would lag one epoch
+    behind (0.01 in epoch 3); the restored one gives the uninterrupted run's 0.005."""
+    straight = _train(tmp_path / 'straight', 3, milestones=(2,))
+    assert straight.recorder.history['lr'] == [0.01, 0.01, 0.005]
+    _train(tmp_path / 'first', 1, milestones=(2,))
+    resumed = _train(tmp_path / 'resumed', 3, resume_from=str(tmp_path / 'first' / LATEST_CHECKPOINT),
+                     evaluator_rank1s=(0.2, 0.3), milestones=(2,))
+    assert_same_run(straight, resumed)
+    assert resumed.scheduler.last_epoch == 3
+
+
+def _fixbase_optimizer(engine):
+    return build_optimizer('adam', engine.model.classifier.parameters(), 0.02, 0)
+
+
+def test_resume_from_a_fixbase_epoch(tmp_path):
+    """Interrupted during the 2nd of 2 warm-up epochs; resumed from the 1st one's checkpoint, the run does the 2nd
+    (with the warm-up optimizer's state) and the main epochs exactly as the uninterrupted run."""
+    straight = _train(tmp_path / 'straight', 2, fixbase_epoch=2)
+    interrupted = make_engine(tmp_path / 'first', ScriptedEvaluator([0.1]))
+    train_one_epoch = interrupted.train_one_epoch
+
+    def interrupted_in_second_warmup_epoch(epoch, **kwargs):
+        if interrupted.fixbase_epochs_done == 1:
+            raise KeyboardInterrupt
+        return train_one_epoch(epoch, **kwargs)
+
+    interrupted.train_one_epoch = interrupted_in_second_warmup_epoch
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.run(max_epoch=2, eval_step=1, fixbase_epoch=2, fixbase_optimizer=_fixbase_optimizer(interrupted))
+    checkpoint = load_checkpoint(str(tmp_path / 'first' / LATEST_CHECKPOINT))
+    assert checkpoint['epoch'] == -1 and checkpoint['fixbase_epochs_done'] == 1
+    resumed = _train(tmp_path / 'resumed', 2, resume_from=str(tmp_path / 'first' / LATEST_CHECKPOINT),
+                     fixbase_epoch=2)
+    assert_same_run(straight, resumed)
+
+
+def test_an_interrupted_evaluation_keeps_the_epoch_and_resume_finishes_it(tmp_path):
+    straight = _train(tmp_path / 'straight', 3)
+    save_dir = tmp_path / 'run'
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C in the evaluation after epoch 2
+        _train(save_dir, 3, evaluator=ScriptedEvaluator([0.1], interrupt_at_call=1))
+    latest = load_checkpoint(str(save_dir / LATEST_CHECKPOINT))
+    assert latest['epoch'] == 1 and latest['evaluation_pending'] is True
+    assert latest['rank1'] == 0.1 and latest['history']['eval_epoch'] == [1]  # epoch 2's result is not known yet
+    epoch2 = load_checkpoint(str(tmp_path / 'straight' / 'checkpoint_ep2.pth.tar'))
+    assert epoch2['evaluation_pending'] is False and epoch2['rank1'] == 0.2
+    for key, value in epoch2['state_dict'].items():  # epoch 2's training is on disk
+        assert torch.equal(value, latest['state_dict'][key]), key
+    assert not os.path.exists(str(save_dir / 'checkpoint_ep2.pth.tar'))
+
+    resumed = _train(save_dir, 3, resume_from=str(save_dir / LATEST_CHECKPOINT), evaluator_rank1s=(0.2, 0.3))
+    assert_same_run(straight, resumed)  # history: rank-1 0.1, 0.2, 0.3 at epochs 1, 2, 3
+    assert resumed.evaluator.calls == 2  # epoch 2 (again), then epoch 3
+    assert torch.equal(resumed.evaluator.evaluated_weights[0], straight.evaluator.evaluated_weights[1])
+    finished = load_checkpoint(str(save_dir / 'checkpoint_ep2.pth.tar'))
+    assert finished['rank1'] == 0.2 and finished['evaluation_pending'] is False
+    assert load_checkpoint(str(save_dir / 'best_model.pth.tar'))['epoch'] == 2  # best: 0.3 at epoch 3 (0-based 2)
+
+
+def test_an_interrupted_last_evaluation_is_finished_on_resume(tmp_path):
+    straight = _train(tmp_path / 'straight', 2)
+    with pytest.raises(KeyboardInterrupt):
+        _train(tmp_path / 'run', 2, evaluator=ScriptedEvaluator([0.1], interrupt_at_call=1))
+    resumed = _train(tmp_path / 'run', 2, resume_from=str(tmp_path / 'run' / LATEST_CHECKPOINT),
+                     evaluator_rank1s=(0.2,))
+    assert_same_run(straight, resumed)
+    assert resumed.evaluator.calls == 1 and resumed.recorder.history['rank1'] == [0.1, 0.2]
+    assert load_checkpoint(str(tmp_path / 'run' / LATEST_CHECKPOINT))['evaluation_pending'] is False
+    with pytest.raises(ValueError, match=r'^nothing to train: the start epoch \(2\) is not below max_epoch \(2\)$'):
+        _train(tmp_path / 'run', 2, resume_from=str(tmp_path / 'run' / LATEST_CHECKPOINT))
+
+
+@pytest.mark.parametrize('failing', ['torch.save', 'os.replace'])
+def test_an_interrupted_save_keeps_the_previous_checkpoint(failing, tmp_path, monkeypatch):
+    """Ctrl-C while the new checkpoint is being written (half of it in the temporary file) or just before the
+    rename: the previous checkpoint stays whole and the temporary file is removed."""
+    engine = make_engine(tmp_path)
+    engine.run(max_epoch=1)
+    previous = (tmp_path / LATEST_CHECKPOINT).read_bytes()
+    real_save, seen_temp_files = torch.save, []
+
+    def write_half_then_interrupt(obj, f, *args, **kwargs):
+        buffer = io.BytesIO()
+        real_save(obj, buffer, *args, **kwargs)
+        f.write(buffer.getvalue()[:len(buffer.getvalue()) // 2])
+        f.flush()
+        seen_temp_files.extend(name for name in os.listdir(str(tmp_path)) if name.endswith('.tmp'))
+        raise KeyboardInterrupt
+
+    def interrupt_rename(src, dst):
+        seen_temp_files.append(os.path.basename(src))
+        raise KeyboardInterrupt
+
+    if failing == 'torch.save':
+        monkeypatch.setattr(torch, 'save', write_half_then_interrupt)
+    else:
+        monkeypatch.setattr(os, 'replace', interrupt_rename)
+    with pytest.raises(KeyboardInterrupt):
+        engine.run(max_epoch=2, start_epoch=1)
+    monkeypatch.undo()
+    assert len(seen_temp_files) == 1 and seen_temp_files[0].startswith('.{}.'.format(LATEST_CHECKPOINT))
+    assert (tmp_path / LATEST_CHECKPOINT).read_bytes() == previous
+    assert load_checkpoint(str(tmp_path / LATEST_CHECKPOINT))['epoch'] == 0
+    assert not [name for name in os.listdir(str(tmp_path)) if name.endswith('.tmp')]
 
 
 def test_seed_checkpoint_resume_continues_lr_schedule(tmp_path):

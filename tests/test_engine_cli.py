@@ -66,3 +66,59 @@ def test_bad_arguments_exit_with_a_message(script, argv, message, capsys):
         parse_args(build_parser(*script), argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def _args(*argv, script=('image', 'xent')):
+    return parse_args(build_parser(*script), ['-a', 'osnet_x0_25'] + list(argv))
+
+
+@pytest.mark.parametrize('argv,warning', [
+    (['--max-epoch', '2', '--stepsize', '1', '2'],
+     'Warning: --stepsize 1 2 is not below --max-epoch 2: the learning rate never decays at 2 (a step at epoch N '
+     'applies from the (N+1)-th epoch on)'),
+    (['--max-epoch', '3', '--stepsize', '1', '2'], None),
+    (['--evaluate'], 'Warning: --evaluate without --resume or --load-weights evaluates untrained -a osnet_x0_25 '
+                     'weights (ImageNet-pretrained (not re-id trained)); pass --resume <checkpoint> or --load-weights '
+                     '<file> to evaluate a trained model'),
+    (['--evaluate', '--load-weights', 'w.pth'], None),
+    (['--evaluate', '--resume', 'c.pth.tar', '--max-epoch', '1'], None),  # nothing is trained: no stepsize warning
+])
+def test_warnings_of_the_arguments(argv, warning, capsys):
+    from torchreid.engine.runner import check_args_before_work
+    check_args_before_work(_args(*argv))
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == ([warning] if warning else []) and captured.out == ''
+
+
+@pytest.mark.parametrize('checkpoint,max_epoch,allowed', [
+    ({'epoch': 0}, 2, True),
+    ({'epoch': 1}, 2, False),  # 2 epochs trained of 2
+    ({'epoch': 1, 'evaluation_pending': True}, 2, True),  # the last epoch's evaluation is still to do
+    ({'epoch': 1, 'evaluation_pending': False}, 2, False),
+    ({'epoch': 2, 'evaluation_pending': True}, 2, False),  # past --max-epoch: nothing to do either
+    ({'epoch': -1, 'fixbase_epochs_done': 1}, 1, True),  # a warm-up checkpoint
+])
+def test_resume_must_leave_something_to_do(checkpoint, max_epoch, allowed):
+    from torchreid.engine.runner import check_epochs_left
+    args = _args('--resume', 'ck.pth.tar', '--max-epoch', str(max_epoch))
+    if allowed:
+        check_epochs_left(args, checkpoint)
+    else:
+        with pytest.raises(ValueError, match="^--resume 'ck.pth.tar' has trained {} epoch.s. and --max-epoch is {}: "
+                                             "nothing to train".format(checkpoint['epoch'] + 1, max_epoch)):
+            check_epochs_left(args, checkpoint)
+    check_epochs_left(_args('--resume', 'ck.pth.tar', '--max-epoch', '1', '--evaluate'), {'epoch': 5})  # evaluates
+
+
+def test_fixbase_without_a_classifier_is_a_loud_warning(capsys):
+    import torch.nn as nn
+    from torchreid.engine.runner import fixbase_optimizer_for
+    args = _args('--fixbase-epoch', '2', '-a', 'hacnn')
+    assert fixbase_optimizer_for(args, nn.Sequential(nn.Linear(2, 2))) is None
+    assert capsys.readouterr().err == ("Warning: -a hacnn has no attribute 'classifier', so --fixbase-epoch 2 cannot "
+                                       "train it alone: fixbase_epoch is reset to 0 (no warm-up)\n")
+    model = nn.Module()
+    model.classifier = nn.Linear(2, 2)
+    optimizer = fixbase_optimizer_for(args, model)
+    assert optimizer.param_groups[0]['params'] == list(model.classifier.parameters())
+    assert optimizer.param_groups[0]['lr'] == args.fixbase_lr and capsys.readouterr().err == ''

@@ -18,7 +18,7 @@ onnxruntime = pytest.importorskip('onnxruntime')
 from torchreid.models import init_model  # noqa: E402
 from torchreid.models.export import (DEFAULT_OPSET, check_onnx_file, export_onnx, infer_num_classes,  # noqa: E402
                                      onnxruntime_parity, register_onnx_symbolics)
-from torchreid.utils.checkpoint import save_checkpoint  # noqa: E402
+from torchreid.utils.checkpoint import CheckpointError, save_checkpoint  # noqa: E402
 
 
 TOOL_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'tools', 'export_onnx.py')
@@ -187,7 +187,7 @@ def test_cli_end_to_end(tmp_path, capsys, exported_squeezenet):
                         '--check'])
     printed = capsys.readouterr().out
     assert status == 0
-    assert '(7 identities)' in printed
+    assert '(7 identities; no model record' in printed
     assert 'to {}'.format(output) in printed and 'opset {}'.format(DEFAULT_OPSET) in printed
     assert 'batch 1: max abs difference' in printed and 'batch 5: max abs difference' in printed
     assert 'tolerance' not in printed
@@ -195,3 +195,91 @@ def test_cli_end_to_end(tmp_path, capsys, exported_squeezenet):
     with torch.no_grad():
         expected = trained(images)
     assert_features_close(ort_features(output, images), expected)
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location('export_onnx_tool', TOOL_PATH)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
+@pytest.fixture(scope='module')
+def recorded_osnet(tmp_path_factory):
+    """OSNet x0.25 'trained' with --neck bnneck --pooling gem at 64x32, its checkpoint with a model record, and the
+    same weights without one."""
+    from torchreid.models.model_record import make_model_record
+    torch.manual_seed(0)
+    model = init_model('osnet_x0_25', num_classes=9, pretrained=False, neck='bnneck', pooling='gem')
+    with torch.no_grad():
+        model.global_pool.p.fill_(2.0)
+        model.train()
+        model(torch.randn(4, 3, 64, 32))
+    record = make_model_record('osnet_x0_25', 9, {'xent'}, {'neck': 'bnneck', 'pooling': 'gem'}, (64, 32),
+                               (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 512)
+    folder = tmp_path_factory.mktemp('recorded')
+    with_record = save_checkpoint({'state_dict': model.state_dict(), 'epoch': 0, 'model': record},
+                                  fpath=str(folder / 'with.pth.tar'))
+    without = save_checkpoint({'state_dict': model.state_dict(), 'epoch': 0}, fpath=str(folder / 'without.pth.tar'))
+    return model.eval(), with_record, without
+
+
+def test_cli_rebuilds_the_model_from_the_record(tmp_path, capsys, recorded_osnet):
+    model, with_record, _ = recorded_osnet
+    output = str(tmp_path / 'osnet.onnx')
+    assert load_tool().main(['--weights', with_record, '-o', output]) == 0  # no -a, no --height / --width
+    printed = capsys.readouterr().out
+    assert 'Exported osnet_x0_25 (64x32, feature dim 512' in printed
+    assert "model recorded in the checkpoint: osnet_x0_25 {'neck': 'bnneck', 'pooling': 'gem'}" in printed
+    images = torch.randn(3, 3, 64, 32)
+    with torch.no_grad():
+        expected = model(images)
+    assert_features_close(ort_features(output, images), expected)
+    assert onnx.load(output).graph.input[0].type.tensor_type.shape.dim[2].dim_value == 64
+    # explicit options equal to the record are fine
+    assert load_tool().main(['-a', 'osnet_x0_25', '--pooling', 'gem', '--height', '64', '--weights', with_record,
+                             '-o', output]) == 0
+
+
+@pytest.mark.parametrize('argv, expected', [
+    (['-a', 'resnet50'], "model 'resnet50' (the checkpoint holds 'osnet_x0_25')"),
+    (['--pooling', 'avg'], "pooling='avg' (the checkpoint was trained with 'gem')"),
+    (['--width', '64'], 'width 64 (the checkpoint was trained at 64x32)'),
+])
+def test_cli_options_contradicting_the_record_are_one_line_errors(tmp_path, capsys, recorded_osnet, argv, expected):
+    _, with_record, _ = recorded_osnet
+    output = str(tmp_path / 'x.onnx')
+    assert load_tool().main(argv + ['--weights', with_record, '-o', output]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith('Error: ') and err.count('\n') == 1 and expected in err
+    assert not os.path.exists(output)
+
+
+def test_cli_checkpoint_without_record(tmp_path, capsys, recorded_osnet):
+    model, _, without = recorded_osnet
+    output = str(tmp_path / 'y.onnx')
+    tool = load_tool()
+    assert tool.main(['--weights', without, '-o', output]) == 1
+    assert 'a model key is needed' in capsys.readouterr().err
+    assert tool.main(['-a', 'osnet_x0_25', '--weights', without, '-o', output, '--height', '64', '--width', '32']) == 1
+    err = capsys.readouterr().err
+    assert 'Error: ' in err and 'other head options' in err and '--allow-partial-load' in err
+    assert not os.path.exists(output)
+    assert tool.main(['-a', 'osnet_x0_25', '--neck', 'bnneck', '--pooling', 'gem', '--weights', without, '-o',
+                      output, '--height', '64', '--width', '32']) == 0
+    assert '(9 identities; no model record' in capsys.readouterr().out
+    images = torch.randn(2, 3, 64, 32)
+    with torch.no_grad():
+        expected = model(images)
+    assert_features_close(ort_features(output, images), expected)
+    # --allow-partial-load exports what fits (here all but the head's extra layers), with a warning
+    assert tool.main(['-a', 'osnet_x0_25', '--weights', without, '-o', output, '--height', '64', '--width', '32',
+                      '--allow-partial-load']) == 0
+    assert 'Warning: ' in capsys.readouterr().out
+
+
+def test_export_onnx_rejects_weights_of_another_architecture(tmp_path, exported_squeezenet):
+    _, _, ckpt = exported_squeezenet
+    with pytest.raises(CheckpointError, match='another architecture'):
+        export_onnx(build('shufflenet'), str(tmp_path / 'm.onnx'), 64, 32, checkpoint=ckpt)
+    assert not os.path.exists(str(tmp_path / 'm.onnx'))

@@ -87,3 +87,24 @@ def test_deep_supervision_averages_outputs():
     assert torch.allclose(DeepSupervision(criterion, (a, b), targets), expected)
     assert torch.allclose(apply_criterion(criterion, (a, b), targets), expected)
     assert torch.allclose(apply_criterion(criterion, a, targets), criterion(a, targets))
+
+
+def test_default_margin_and_smoothing_are_the_seeds():
+    # the seed's defaults: --margin 0.3 (same hand-checked case as above: 0.3 / 4 anchors) and epsilon 0.1
+    features = torch.tensor([[0.], [1.], [3.], [5.]])
+    assert TripletLoss().margin == 0.3
+    assert TripletLoss()(features, torch.tensor([0, 0, 1, 1])).item() == pytest.approx(0.075, abs=1e-5)
+    logits = torch.tensor([[0., math.log(3.)]])
+    expected = -(0.05 * math.log(0.25) + 0.95 * math.log(0.75))
+    assert CrossEntropyLoss(2)(logits, torch.tensor([1])).item() == pytest.approx(expected, rel=1e-6)
+    unsmoothed = CrossEntropyLoss(2, label_smooth=False)(logits, torch.tensor([1])).item()
+    assert unsmoothed == pytest.approx(-math.log(0.75), rel=1e-6)
+
+
+def test_triplet_margin_only_counts_violating_anchors():
+    # 1-D points: id 0 at 0 and 1, id 1 at 10 and 11: every d_ap = 1, d_an = 9 (anchors 1 and 10) or 10 (0 and 11)
+    features = torch.tensor([[0.], [1.], [10.], [11.]])
+    targets = torch.tensor([0, 0, 1, 1])
+    assert TripletLoss(margin=7.9)(features, targets).item() == pytest.approx(0., abs=1e-6)
+    # margin 9.5: anchors 1 and 10 violate by 1 - 9 + 9.5 = 1.5, anchors 0 and 11 (d_an 10) by 0.5 -> mean 1.0
+    assert TripletLoss(margin=9.5)(features, targets).item() == pytest.approx(1.0, abs=1e-5)

@@ -309,3 +309,35 @@ def test_importing_metrics_prints_nothing():
     completed = subprocess.run([sys.executable, '-c', code], cwd=os.path.dirname(HERE), capture_output=True,
                                text=True, check=True)
     assert completed.stdout == '' and completed.stderr == ''
+
+
+def test_distance_matrix_of_mixed_dtypes_is_computed_in_the_first_inputs_dtype():
+    from torchreid.metrics import compute_distance_matrix
+    qf = torch.tensor([[1.0, 0.0], [3.0, 4.0]])  # float32
+    gf = np.array([[0.0, 2.0], [3.0, 4.0]])  # float64 numpy
+    for metric, expected in (('euclidean', [[5.0, 20.0], [13.0, 0.0]]), ('cosine', [[1.0, 0.4], [0.2, 0.0]])):
+        distmat = compute_distance_matrix(qf, gf, metric=metric)
+        assert distmat.dtype == torch.float32
+        assert torch.allclose(distmat, torch.tensor(expected), atol=1e-6)
+    half = compute_distance_matrix(qf.half(), torch.from_numpy(gf))  # float16 features are computed in float32
+    assert half.dtype == torch.float32 and torch.allclose(half, torch.tensor([[5.0, 20.0], [13.0, 0.0]]))
+    ints = compute_distance_matrix(torch.tensor([[1, 0]]), torch.tensor([[0, 2]]))
+    assert ints.dtype == torch.float32 and ints.tolist() == [[5.0]]
+
+
+@pytest.mark.parametrize('use_metric_cuhk03', [False, True])
+def test_use_cython_picks_the_compiled_kernel_or_the_python_reference(monkeypatch, use_metric_cuhk03):
+    # both paths give the same numbers, so only a spy tells which one ran
+    calls = []
+    for name in ('market1501_python', 'market1501_compiled', 'cuhk03_python', 'cuhk03_compiled'):
+        def spy(*args, _name=name, _function=getattr(rank, name)):
+            calls.append(_name)
+            return _function(*args)
+        monkeypatch.setattr(rank, name, spy)
+    protocol = 'cuhk03' if use_metric_cuhk03 else 'market1501'
+    args = (np.array([[0.1, 0.2]]), [1], [1, 2], [0], [1, 1])
+    for use_cython, path in ((True, 'compiled'), (False, 'python')):
+        calls.clear()
+        result = evaluate_rank(*args, use_metric_cuhk03=use_metric_cuhk03, use_cython=use_cython)
+        assert calls == ['{}_{}'.format(protocol, path)]
+        assert result.mAP == 1.0

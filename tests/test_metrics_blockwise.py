@@ -120,3 +120,72 @@ def test_blockwise_bad_input(use_cython):
     nan_gallery[2, 1] = float('nan')
     with pytest.raises(ValueError, match='NaN or infinite'):
         evaluate_features(qf, nan_gallery, *ids, gallery_block_size=3, use_cython=use_cython)
+
+
+def progress_problem():
+    """5 queries in blocks of 3, 10 gallery items in blocks of 4: 2 x 3 tiles; the true matches of query block 0
+    (pid 1) lie in gallery block 0 only, those of query block 1 (pid 2) in gallery block 2 only."""
+    rng = np.random.default_rng(5)
+    qf, gf = torch.tensor(rng.standard_normal((5, 3)), dtype=torch.float32), torch.tensor(
+        rng.standard_normal((10, 3)), dtype=torch.float32)
+    ids = (np.array([1, 1, 1, 2, 2]), np.array([1, 0, 0, 0, 0, 0, 0, 0, 2, 2]), np.zeros(5, dtype=np.int64),
+           np.ones(10, dtype=np.int64))
+    return qf, gf, ids
+
+
+def test_blockwise_first_pass_computes_only_the_tiles_holding_true_matches(monkeypatch):
+    from torchreid.metrics import blockwise
+    qf, gf, ids = progress_problem()
+    tiles = []
+
+    def counting_distance(query, gallery, metric):
+        tiles.append((query.shape[0], gallery.shape[0]))
+        return compute_distance_matrix(query, gallery, metric)
+
+    monkeypatch.setattr(blockwise, 'pairwise_distance', counting_distance)
+    result = evaluate_features(qf, gf, *ids, query_block_size=3, gallery_block_size=4)
+    # pass 1: (block 0, gallery block 0) and (block 1, gallery block 2); pass 2: all 2 x 3 tiles
+    assert tiles == [(3, 4), (2, 2)] + [(3, 4), (3, 4), (3, 2), (2, 4), (2, 4), (2, 2)]
+    expected = evaluate_rank(compute_distance_matrix(qf, gf), *ids)
+    np.testing.assert_array_equal(result.cmc, expected.cmc)
+    assert result.mAP == pytest.approx(expected.mAP, abs=1e-12)
+
+
+class RecordingBar(object):
+    """Stands in for tqdm: records its arguments, updates and closing."""
+    made = []
+
+    def __init__(self, **kwargs):
+        self.kwargs, self.updates, self.closed = kwargs, 0, False
+        RecordingBar.made.append(self)
+
+    def update(self, n):
+        self.updates += n
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.mark.parametrize('progress', [True, False])
+def test_blockwise_progress_bar_counts_every_tile_of_both_passes(monkeypatch, progress):
+    from torchreid.metrics import blockwise
+    qf, gf, ids = progress_problem()
+    RecordingBar.made = []
+    monkeypatch.setattr(blockwise, 'tqdm', RecordingBar)
+    quiet = evaluate_features(qf, gf, *ids, query_block_size=3, gallery_block_size=4)
+    RecordingBar.made = []
+    result = evaluate_features(qf, gf, *ids, query_block_size=3, gallery_block_size=4, progress=progress)
+    [bar] = RecordingBar.made
+    assert bar.kwargs['total'] == 2 + 6 and bar.updates == 8 and bar.closed
+    assert bar.kwargs['disable'] is (not progress)
+    assert bar.kwargs['desc'] == 'Evaluating 5 queries x 10 gallery'
+    np.testing.assert_array_equal(result.all_AP, quiet.all_AP)
+
+
+def test_blockwise_progress_bar_writes_to_stderr_only_when_asked(capsys):
+    qf, gf, ids = progress_problem()
+    evaluate_features(qf, gf, *ids, query_block_size=3, gallery_block_size=4)
+    assert capsys.readouterr() == ('', '')
+    evaluate_features(qf, gf, *ids, query_block_size=3, gallery_block_size=4, progress=True)
+    captured = capsys.readouterr()
+    assert captured.out == '' and 'Evaluating 5 queries x 10 gallery' in captured.err and '/8 ' in captured.err

@@ -156,3 +156,70 @@ def test_random_sampler_is_a_seeded_sharded_shuffle():
 def test_unknown_sampler_name():
     with pytest.raises(ValueError, match="unknown train sampler 'pk'; valid samplers: random, identity"):
         build_train_sampler(make_samples([4, 4]), 'pk', batch_size=4)
+
+
+def chunks_by_pid(sampler, samples, epoch):
+    """{pid: set of frozensets of the K indices drawn together for it} in ``epoch``."""
+    sampler.set_epoch(epoch)
+    indices = list(sampler)
+    chunks = {}
+    for start in range(0, len(indices), sampler.num_instances):
+        chunk = indices[start:start + sampler.num_instances]
+        pids = {samples[i][1] for i in chunk}
+        assert len(pids) == 1  # a batch is P runs of K images of one identity
+        chunks.setdefault(pids.pop(), set()).add(frozenset(chunk))
+    return chunks
+
+
+def test_identities_are_reshuffled_between_epochs():
+    # pid 0: 6 images -> one chunk of K=4 an epoch (2 dropped); pids 1-4: 12 images -> 3 chunks (5775 groupings)
+    samples = make_samples([6] + [12] * 4)
+    sampler = RandomIdentitySampler(samples, batch_size=8, num_instances=4, seed=4)
+    epochs = [chunks_by_pid(sampler, samples, epoch) for epoch in range(6)]
+    for pid in range(1, 5):
+        seen = [epoch_chunks[pid] for epoch_chunks in epochs if pid in epoch_chunks]
+        assert len(seen) >= 5
+        # a new grouping of the identity's images every epoch (not only a new batch order)
+        assert all(a != b for a, b in zip(seen, seen[1:]))
+    # (an identity can miss an epoch: the last one left with chunks when fewer than P remain is not used)
+    in_both = [pid for pid in range(1, 5) if pid in epochs[0] and pid in epochs[1]]
+    assert len(in_both) >= 2 and all(epochs[0][pid] != epochs[1][pid] for pid in in_both)
+    # the 6-image identity: a different 4 of its 6 images (15 choices) in most epochs
+    assert len({frozenset(epoch_chunks[0]) for epoch_chunks in epochs if 0 in epoch_chunks}) >= 3
+
+
+def test_every_image_of_an_identity_is_used_over_a_few_epochs():
+    # 6 images and K=4: 2 images of each identity are dropped in every epoch, a different 2 each time
+    images_per_pid = [6, 9, 5, 7, 6, 10]
+    samples = make_samples(images_per_pid)
+    sampler = RandomIdentitySampler(samples, batch_size=8, num_instances=4, seed=0)
+    used_by_pid = {pid: set() for pid in range(len(images_per_pid))}
+    first_epoch = chunks_by_pid(sampler, samples, 0)
+    for epoch in range(10):
+        for pid, chunks in chunks_by_pid(sampler, samples, epoch).items():
+            for chunk in chunks:
+                used_by_pid[pid] |= chunk
+    for pid, count in enumerate(images_per_pid):
+        expected = {i for i, sample in enumerate(samples) if sample[1] == pid}
+        assert len(expected) == count
+        assert used_by_pid[pid] == expected
+        # one epoch uses at most floor(count / K) * K of them
+        assert len(set().union(*first_epoch.get(pid, [frozenset()]))) <= count // 4 * 4
+
+
+def test_identities_with_fewer_than_k_images_are_drawn_with_replacement():
+    # pid 0 has 2 images and K=4: its chunk holds 4 draws from them, a different mix in different epochs
+    # (tiling the images, [a, b, a, b], would always be 2 + 2)
+    samples = make_samples([2, 8, 8, 8])
+    sampler = RandomIdentitySampler(samples, batch_size=8, num_instances=4, seed=0)
+    own = {i for i, sample in enumerate(samples) if sample[1] == 0}
+    mixes = set()
+    for epoch in range(12):
+        for chunk in chunks_by_pid(sampler, samples, epoch).get(0, []):
+            assert set(chunk) <= own
+        sampler.set_epoch(epoch)
+        counts = Counter(i for i in sampler if i in own)
+        if counts:
+            assert sum(counts.values()) == 4
+            mixes.add(tuple(sorted(counts.values())))
+    assert len(mixes) >= 2 and mixes <= {(4,), (1, 3), (2, 2)}

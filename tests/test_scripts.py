@@ -3,8 +3,10 @@
 Most runs call the scripts' ``main`` in this process (the scripts are one line around it); a few run the files
 themselves to check exit statuses. Runs that take more than a few seconds are marked slow.
 """
+import json
 import os
 import re
+import socket
 import subprocess
 import sys
 
@@ -69,11 +71,14 @@ def same_weights(path_a, path_b):
     return a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)
 
 
+# a milestone past --max-epoch (3) is a warning: the run goes on
+IMAGE_XENT_ARGS = ['-d', 'demo', '--max-epoch', '2', '--eval-step', '1', '--label-smooth', '--stepsize', '1', '3']
+
+
 @pytest.fixture(scope='module')
 def image_xent_run(tmp_path_factory, data_root):
     save_dir = tmp_path_factory.mktemp('image_xent')
-    status, log = run_script('image', 'xent', save_dir, data_root, '-d', 'demo', '--max-epoch', '2',
-                             '--eval-step', '1', '--label-smooth', '--stepsize', '1')
+    status, log = run_script('image', 'xent', save_dir, data_root, *IMAGE_XENT_ARGS)
     assert status == 0
     return save_dir, log
 
@@ -89,9 +94,12 @@ def test_image_xent_trains_evaluates_and_checkpoints(image_xent_run):
     assert re.search(r'Model size: \d+\.\d{3} M', log)
     assert log.count('Results ----------') == 2
     assert set(results(log)) == {'mAP', 'mINP', 'Rank-1', 'Rank-5', 'Rank-10', 'Rank-20'}
+    assert ('Warning: --stepsize 1 3 is not below --max-epoch 2: the learning rate never decays at 3 (a step at '
+            'epoch N applies from the (N+1)-th epoch on)\n') in log
     files = set(os.listdir(str(save_dir)))
     assert {'checkpoint_ep1.pth.tar', 'checkpoint_ep2.pth.tar', LATEST_CHECKPOINT, 'best_model.pth.tar',
             'curves.png', 'log_train.txt'} <= files
+    assert '.lock' not in files and not [name for name in files if name.endswith('.tmp')]  # released, cleaned
     assert any(name.startswith('events.out.tfevents') for name in files)
     checkpoint = load_checkpoint(str(save_dir / 'checkpoint_ep2.pth.tar'))
     assert checkpoint['epoch'] == 1 and 0 <= checkpoint['rank1'] <= 1
@@ -236,6 +244,7 @@ def test_torchrun_two_processes_on_cpu(data_root, tmp_path):
     log = open(str(tmp_path / 'ddp' / 'log_train.txt')).read()
     assert log.count('==> Run started') == 1 and log.count('Results ----------') == 1
     assert 'Distributed run: 2 processes' in log
+    assert '.lock' not in os.listdir(str(tmp_path / 'ddp'))  # rank 0 took it and released it
     batches = int(re.search(r'Epoch: \[1\]\[\d+/(\d+)\]', log).group(1))
     single = int(re.search(r'Epoch: \[1\]\[\d+/(\d+)\]', run_script(
         'image', 'xent_htri', tmp_path / 'single', data_root, '-d', 'demo', '--max-epoch', '1', '--train-batch', '16',
@@ -276,3 +285,149 @@ def test_architecture_flags_reach_the_model(tmp_path, data_root, capsys):
                            '--last-stride', '1')
     assert status == 1
     assert '-a osnet_x0_25 does not support --last-stride' in capsys.readouterr().err
+
+
+def _leave_a_killed_run_behind(save_dir):
+    """What a run killed during a save leaves: its lock (pid no longer alive) and a half-written temporary file."""
+    dead_pid = subprocess.Popen([sys.executable, '-c', 'pass'])
+    dead_pid.wait()
+    with open(os.path.join(str(save_dir), '.lock'), 'w') as f:
+        json.dump({'pid': dead_pid.pid, 'host': socket.gethostname(), 'started': '2026-12-01 08:00:00',
+                   'command': 'train_imgreid_xent.py (killed)'}, f)
+    leftover = os.path.join(str(save_dir), '.{}.k1ll3d_x.tmp'.format(LATEST_CHECKPOINT))
+    with open(leftover, 'wb') as f:
+        f.write(b'half a checkpoint')
+    return dead_pid.pid, os.path.basename(leftover)
+
+
+@pytest.mark.slow
+def test_a_run_interrupted_during_evaluation_resumes_with_nothing_lost(image_xent_run, data_root, tmp_path,
+                                                                       monkeypatch, capsys):
+    """Ctrl-C in the evaluation after epoch 1 of 2, then a plain --resume of checkpoint_latest in the same folder
+    (left with a dead run's lock and a killed save's temporary file): the end is the uninterrupted run's."""
+    from torchreid.engine.evaluation import Evaluator
+    evaluate, calls = Evaluator.evaluate, []
+
+    def interrupted_first_time(self, model):
+        calls.append(len(calls))
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return evaluate(self, model)
+
+    monkeypatch.setattr(Evaluator, 'evaluate', interrupted_first_time)
+    save_dir = tmp_path / 'run'
+    status, _ = run_script('image', 'xent', save_dir, data_root, *IMAGE_XENT_ARGS)
+    assert status == 130 and calls == [0]  # Ctrl-C: the shell's status for SIGINT, no traceback
+    assert 'Interrupted (Ctrl-C)' in capsys.readouterr().err
+    latest = load_checkpoint(str(save_dir / LATEST_CHECKPOINT))
+    assert latest['epoch'] == 0 and latest['evaluation_pending'] is True
+    assert not os.path.exists(str(save_dir / '.lock'))  # released on the way out
+    dead_pid, leftover = _leave_a_killed_run_behind(save_dir)
+
+    status, log = run_script('image', 'xent', save_dir, data_root, *IMAGE_XENT_ARGS, '--resume',
+                             str(save_dir / LATEST_CHECKPOINT))
+    assert status == 0
+    assert "Note: took over the lock of --save-dir '{}' left by a run that no longer runs (pid {} on".format(
+        save_dir, dead_pid) in log
+    assert "Note: removed 1 temporary file(s) of an interrupted save in '{}': {}".format(save_dir, leftover) in log
+    assert 'Note: the evaluation after epoch 1 was interrupted; evaluating that epoch before training on' in log
+    assert log.count('Results ----------') == 2 and calls == [0, 1, 2]
+    straight_dir, straight_log = image_xent_run
+    assert results(log) == results(straight_log)
+    for name in (LATEST_CHECKPOINT, 'checkpoint_ep1.pth.tar', 'checkpoint_ep2.pth.tar', 'best_model.pth.tar'):
+        assert same_weights(str(save_dir / name), str(straight_dir / name)), name
+    resumed, straight = (load_checkpoint(str(folder / LATEST_CHECKPOINT)) for folder in (save_dir, straight_dir))
+    assert resumed['history'] == straight['history'] and len(resumed['history']['rank1']) == 2
+    assert load_checkpoint(str(save_dir / 'checkpoint_ep1.pth.tar'))['rank1'] == straight['history']['rank1'][0]
+    assert sorted(name for name in os.listdir(str(save_dir)) if name.startswith('.')) == []
+
+
+def _checkpoint_at_epoch(path, epoch):
+    save_checkpoint({'state_dict': {'w': torch.zeros(1)}, 'rank1': 0.5, 'epoch': epoch}, fpath=str(path))
+    return str(path)
+
+
+def _errors(tmp_path):
+    """(argv, message) pairs of mistakes that must stop a run before any work, in one line with exit status 1."""
+    a_file = tmp_path / 'notes.txt'
+    a_file.write_text('not a folder')
+    with_checkpoint = tmp_path / 'old_run'
+    with_checkpoint.mkdir()
+    _checkpoint_at_epoch(with_checkpoint / LATEST_CHECKPOINT, 0)
+    (with_checkpoint / 'best_model.pth.tar').write_bytes((with_checkpoint / LATEST_CHECKPOINT).read_bytes())
+    (tmp_path / 'empty').mkdir()
+    epoch3 = _checkpoint_at_epoch(tmp_path / 'epoch3.pth.tar', 2)
+    return {
+        'start_epoch': (['--start-epoch', '5', '--max-epoch', '1'],
+                        '--start-epoch 5 is not below --max-epoch 1: nothing to train. Pass a larger --max-epoch to '
+                        'train, or use --evaluate (with --resume or --load-weights) to evaluate a model'),
+        'resumed_epoch': (['--resume', epoch3, '--max-epoch', '1'],
+                          "--resume '{0}' has trained 3 epoch(s) and --max-epoch is 1: nothing to train. To evaluate "
+                          "it, use --evaluate --resume '{0}'; to train on, pass a --max-epoch above 3".format(epoch3)),
+        'resumed_all_epochs': (['--resume', epoch3, '--max-epoch', '3'], 'has trained 3 epoch(s) and --max-epoch is 3'),
+        'save_dir_is_a_file': (['--save-dir', str(a_file)],
+                               "--save-dir '{}' is a file, not a folder; pass a folder path".format(a_file)),
+        'save_dir_under_a_file': (['--save-dir', str(a_file / 'run')],
+                                  "--save-dir '{}' cannot be created: '{}' is a file, not a folder; pass another "
+                                  "path".format(a_file / 'run', a_file)),
+        'resume_a_directory': (['--resume', str(with_checkpoint)],
+                               "--resume '{0}' is a directory, not a checkpoint file; did you mean --resume "
+                               "'{0}/{1}'?".format(with_checkpoint, LATEST_CHECKPOINT)),
+        'resume_an_empty_directory': (['--resume', str(tmp_path / 'empty')],
+                                      "--resume '{}' is a directory, not a checkpoint file; pass a checkpoint file "
+                                      "(e.g. <save-dir>/{})".format(tmp_path / 'empty', LATEST_CHECKPOINT)),
+        'load_weights_a_directory': (['--evaluate', '--load-weights', str(with_checkpoint)],
+                                     "did you mean --load-weights '{}/best_model.pth.tar'?".format(with_checkpoint)),
+        'height_1': (['--height', '1'], 'input size 1x32 (--height x --width) is too small for -a osnet_x0_25 (Given '
+                                        'input size: (64x1x8). Calculated output size: (64x0x4). Output size is too '
+                                        'small); use a larger --height/--width, e.g. the default 256x128'),
+        'hacnn_size': (['-a', 'hacnn'], 'HACNN needs 160x64 (height x width) input images, got 64x32'),
+        'live_lock': ([], 'is in use by another run: pid {} on host {}, started 2026-12-01 08:00:00, command: '
+                          'train_imgreid_xent.py (live)'.format(os.getppid(), socket.gethostname())),
+    }
+
+
+ERROR_CASES = ['start_epoch', 'resumed_epoch', 'resumed_all_epochs', 'save_dir_is_a_file', 'save_dir_under_a_file',
+               'resume_a_directory', 'resume_an_empty_directory', 'load_weights_a_directory', 'height_1',
+               'hacnn_size', 'live_lock']
+
+
+@pytest.mark.parametrize('case', ERROR_CASES)
+def test_mistakes_are_one_line_errors_before_any_work(case, data_root, tmp_path, capsys):
+    argv, message = _errors(tmp_path)[case]
+    save_dir = tmp_path / 'save'
+    if case == 'live_lock':
+        save_dir.mkdir()
+        with open(str(save_dir / '.lock'), 'w') as f:
+            json.dump({'pid': os.getppid(), 'host': socket.gethostname(), 'started': '2026-12-01 08:00:00',
+                       'command': 'train_imgreid_xent.py (live)'}, f)
+    status = main('image', 'xent', ['--root', data_root, '--save-dir', str(save_dir)] + TINY + ['-d', 'demo'] + argv)
+    captured = capsys.readouterr()
+    assert status == 1
+    errors = [line for line in captured.err.splitlines() if line.strip() and not line.startswith('Warning: ')]
+    assert len(errors) == 1 and errors[0].startswith('Error: ') and message in errors[0], captured.err
+    assert '==> Start training' not in captured.out and 'Evaluate only' not in captured.out
+    assert not [name for name in os.listdir(str(tmp_path)) if name.startswith('checkpoint')]
+    if case == 'live_lock':
+        assert sorted(os.listdir(str(save_dir))) == ['.lock']  # not even a log line in the other run's folder
+    elif os.path.isdir(str(save_dir)):
+        assert '.lock' not in os.listdir(str(save_dir))
+
+
+def test_evaluating_untrained_weights_warns_and_goes_on(data_root, tmp_path, capsys):
+    status, log = run_script('image', 'xent', tmp_path, data_root, '-d', 'demo', '--evaluate', '--test-batch', '200')
+    captured = capsys.readouterr()
+    assert status == 0 and 'Results ----------' in log
+    warning = ('Warning: --evaluate without --resume or --load-weights evaluates untrained -a osnet_x0_25 weights '
+               '(randomly initialised); pass --resume <checkpoint> or --load-weights <file> to evaluate a trained '
+               'model')
+    assert captured.err.splitlines() == [warning] and warning + '\n' in log
+
+
+def test_a_save_dir_error_has_no_traceback_from_the_script(tmp_path):
+    a_file = tmp_path / 'log'
+    a_file.write_text('')
+    result = _run_file('train_imgreid_xent.py', '--save-dir', str(a_file), '-d', 'demo', '--root', str(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr == "Error: --save-dir '{}' is a file, not a folder; pass a folder path\n".format(a_file)
+    assert result.stdout == ''

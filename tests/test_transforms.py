@@ -151,3 +151,72 @@ def test_color_jitter_option_changes_colours_reproducibly():
     unjittered = plain(img)
     assert torch.equal(first, again)
     assert (first - unjittered).abs().mean().item() > 1 * GREY_LEVEL
+
+
+def uniform_image(rgb, size=(32, 64)):
+    """A PIL image (width, height) = size of one colour."""
+    return Image.new('RGB', size, tuple(rgb))
+
+
+def test_normalisation_uses_the_imagenet_statistics_per_channel():
+    # hand-written constants (not the module's): mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225), R, G, B
+    expected = [(0 / 255 - 0.485) / 0.229, (128 / 255 - 0.456) / 0.224, (255 / 255 - 0.406) / 0.225]
+    assert expected == pytest.approx([-2.117904, 0.2051821, 2.64])
+    img = torch.tensor([0, 128, 255], dtype=torch.uint8).view(3, 1, 1).expand(3, 4, 2)
+    assert ToNormalizedTensor()(img)[:, 0, 0].tolist() == pytest.approx(expected, abs=1e-5)
+    # the test pipeline of a one-colour image is that colour everywhere (resizing a flat image keeps it flat)
+    test_transform = build_transforms(16, 8)[1]
+    out = test_transform(uniform_image((0, 128, 255), size=(20, 50)))
+    assert out.shape == (3, 16, 8)
+    for channel in range(3):
+        assert torch.allclose(out[channel], torch.full((16, 8), expected[channel]), atol=1e-5)
+
+
+def test_test_pipeline_output_is_height_by_width_and_keeps_the_image_upright():
+    # top half red, bottom half blue: a swapped (width, height) resize or a transposition would mix them
+    img = np.zeros((60, 20, 3), dtype=np.uint8)
+    img[:30, :, 0] = 255
+    img[30:, :, 2] = 255
+    out = build_transforms(12, 4)[1](Image.fromarray(img))
+    assert out.shape == (3, 12, 4)
+    red, blue = (255 / 255 - 0.485) / 0.229, (255 / 255 - 0.406) / 0.225
+    assert torch.allclose(out[0, :5], torch.full((5, 4), red), atol=1e-5)
+    assert torch.allclose(out[2, 7:], torch.full((5, 4), blue), atol=1e-5)
+
+
+def test_train_flip_has_probability_one_half():
+    # left half black, right half white; the translation keeps the halves apart, so column 0 tells a flip
+    img = np.zeros((64, 32, 3), dtype=np.uint8)
+    img[:, 16:] = 255
+    train = build_transforms(64, 32)[0]
+    random.seed(2)
+    torch.manual_seed(2)
+    flipped = [bool(train(Image.fromarray(img))[0, :, 0].mean() > 0) for _ in range(200)]
+    assert 70 <= sum(flipped) <= 130  # binomial(200, 0.5): mean 100, sd 7
+
+
+def test_random_erasing_area_is_2_to_33_percent_of_the_image():
+    img = uniform_image((200, 30, 90))
+    erasing = build_transforms(64, 32, random_erase=True)[0]
+    torch.manual_seed(3)
+    random.seed(3)
+    fractions = [(erasing(img) == 0).all(dim=0).float().mean().item() for _ in range(300)]
+    erased = [f for f in fractions if f > 0]
+    assert 110 <= len(erased) <= 190  # p=0.5 of 300
+    # rectangles of 2%..33% of the area, up to the rounding of their sides
+    assert min(erased) >= 0.015 and max(erased) <= 0.35
+    assert min(erased) <= 0.05 and max(erased) >= 0.25
+
+
+def test_color_jitter_scales_brightness_by_at_most_20_percent():
+    # a flat grey image: contrast jitter leaves it flat, brightness multiplies it by a factor in [0.8, 1.2]
+    img = uniform_image((100, 100, 100))
+    jitter = build_transforms(16, 8, color_jitter=True)[0]
+    torch.manual_seed(4)
+    random.seed(4)
+    grey_levels = []
+    for _ in range(200):
+        out = jitter(img)
+        grey_levels.append(round((out[0, 0, 0].item() * 0.229 + 0.485) * 255))
+    # (the uint8 result is truncated: 0.8 * 100 can come out as 79)
+    assert 79 <= min(grey_levels) <= 84 and 116 <= max(grey_levels) <= 120

@@ -11,7 +11,7 @@ import inspect
 from collections import OrderedDict
 
 from .base import (BaseDataset, BaseImageDataset, BaseVideoDataset, DatasetNotFoundError,
-                   check_required_paths, relabel)
+                   check_required_paths, check_subsets_not_empty, relabel)
 
 # name -> class, or 'module:ClassName' inside this package for the built-in readers (imported lazily).
 _image_datasets = OrderedDict([
@@ -25,8 +25,11 @@ _image_datasets = OrderedDict([
     ('prid450s', 'prid450s:PRID450S'),
     ('ilids', 'ilids:iLIDS'),
     ('sensereid', 'sensereid:SenseReID'),
+    ('cuhk02', 'cuhk02:CUHK02'),
+    ('cuhksysu', 'cuhksysu:CUHKSYSU'),
     ('market_style', 'generic:MarketStyleDataset'),
     ('demo', 'demo:DemoImageDataset'),
+    ('demo_duke', 'demo:DemoDukeDataset'),
 ])
 _video_datasets = OrderedDict([
     ('mars', 'mars:Mars'),
@@ -50,7 +53,18 @@ def _build(name, dataset_class, root, kwargs):
     split_id = kwargs.get('split_id', 0)
     if split_id and 'split_id' not in inspect.signature(dataset_class.__init__).parameters:
         raise ValueError("'{}' has a single split; split_id (--split-id) must be 0, got {}".format(name, split_id))
-    return dataset_class(root=root, **kwargs)
+    dataset = dataset_class(root=root, **kwargs)
+    check_subsets_not_empty(dataset, name)
+    return dataset
+
+
+def get_dataset_class(name):
+    """The class registered as ``name`` (image or video), e.g. to inspect the options its constructor takes."""
+    if name in _image_datasets:
+        return _resolve(_image_datasets[name])
+    if name in _video_datasets:
+        return _resolve(_video_datasets[name])
+    raise _unknown(name, get_names())
 
 
 def get_image_names():

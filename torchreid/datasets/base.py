@@ -104,14 +104,50 @@ def check_split_id(split_id, num_splits, name):
             split_id, name, num_splits, num_splits - 1))
 
 
+def check_subsets_not_empty(dataset, key):
+    """Raise a ValueError naming ``key`` and every empty subset of a freshly loaded ``dataset``.
+
+    Found at load, before any training: an empty query or gallery cannot be evaluated and an empty train set has
+    nothing to train, so each usually means a wrong --root or an empty folder. Query and gallery may be empty only
+    for a ``train_only`` dataset, train only for an ``evaluation_only`` one.
+    """
+    train_only = getattr(dataset, 'train_only', False)
+    subsets = [] if train_only else [('query', dataset.query), ('gallery', dataset.gallery)]
+    if not getattr(dataset, 'evaluation_only', False):
+        subsets.insert(0, ('train', dataset.train))
+    empty = [subset for subset, samples in subsets if len(samples) == 0]
+    if not empty:
+        return
+    which = empty[0] + ' set' if len(empty) == 1 else '{} and {} sets'.format(', '.join(empty[:-1]), empty[-1])
+    folder = getattr(dataset, 'dataset_dir', None)
+    section = getattr(dataset, 'docs_section', None)
+    raise ValueError(
+        "dataset '{}' loaded with an empty {} (0 {}){}: check that --root is the folder holding the dataset and that "
+        "its folders hold the images{}".format(
+            key, which, 'tracklets' if dataset.is_video else 'images', " from '{}'".format(folder) if folder else '',
+            " (see the '{}' section of {})".format(section, DOCS) if section else ''))
+
+
 class BaseDataset(object):
     """Holds the three subsets and their statistics, and prints the statistics table.
 
     Subclasses build the lists and call ``super().__init__(train, query, gallery, ...)``.
     ``total_ids`` / ``total_images`` override the "total" row where a benchmark counts it differently
     (e.g. CUHK03 and VIPeR count train + query images, since query and gallery overlap).
+
+    Class attributes that say how a dataset may be used (see :mod:`torchreid.datasets.combine`):
+    ``train_only`` (no query/gallery by design, e.g. CUHK-SYSU: a source, never a target), ``evaluation_only``
+    (no real training set, e.g. SenseReID: a target, never a source) and ``combineall_junk_pids`` (pids that
+    combineall leaves out of the query/gallery images it adds to train: junk boxes and lumped distractors).
     """
     is_video = False
+    train_only = False
+    evaluation_only = False
+    combineall_junk_pids = ()
+
+    def combineall_extra_train(self):
+        """Extra training samples (already in train's label space) that combineall adds; e.g. MSMT17's list_val."""
+        return []
 
     def __init__(self, train, query, gallery, verbose=True, total_ids=None, total_images=None,
                  num_gallery_pids=None):

@@ -62,6 +62,7 @@ class GRID(BaseImageDataset):
     dataset_url = 'http://personal.ie.cuhk.edu.hk/~ccloy/files/datasets/underground_reid.zip'
     docs_section = 'GRID'
     distractor_id = 0
+    combineall_junk_pids = (0,)  # the unpaired gallery persons
 
     def __init__(self, root='data', split_id=0, verbose=True, **kwargs):
         self.dataset_dir = os.path.join(root, self.dataset_dir)

@@ -31,6 +31,7 @@ class Mars(BaseVideoDataset):
     """
     dataset_dir = 'mars'
     docs_section = 'MARS'
+    combineall_junk_pids = (0,)  # the distractor tracklets of bbox_test/0000
 
     def __init__(self, root='data', min_seq_len=0, verbose=True, **kwargs):
         self.dataset_dir = os.path.join(root, self.dataset_dir)

@@ -1,13 +1,19 @@
-"""MSMT17 (Wei et al., CVPR 2018), version 1: 4,101 identities, 15 cameras, the official lists."""
+"""MSMT17 (Wei et al., CVPR 2018): 4,101 identities, 15 cameras, the official lists; version 1 or 2."""
 import os
 
-from .base import BaseImageDataset, check_required_paths, first_existing_dir, relabel
+from .base import BaseImageDataset, check_required_paths, first_existing_dir
 
 LAYOUT = """\
 <root>/msmt17/MSMT17_V1/           (MSMT17_V1.tar.gz extracted in <root>/msmt17/; a bare <root>/MSMT17_V1/ works too)
     train/0000/0000_000_01_0303morning_0015_0.jpg ...
     test/0000/0000_000_01_0303morning_0035_1.jpg ...
+    list_train.txt  list_val.txt  list_query.txt  list_gallery.txt
+or, for version 2 (faces blurred), <root>/msmt17/MSMT17_V2/:
+    mask_train_v2/0000/...  mask_test_v2/0000/...
     list_train.txt  list_val.txt  list_query.txt  list_gallery.txt"""
+
+# version folder -> (train image folder, test image folder); V1 is used when both are present.
+VERSIONS = (('MSMT17_V1', 'train', 'test'), ('MSMT17_V2', 'mask_train_v2', 'mask_test_v2'))
 
 
 def read_list(list_path, images_dir):
@@ -31,37 +37,57 @@ def read_list(list_path, images_dir):
 
 
 class MSMT17(BaseImageDataset):
-    """MSMT17_V1 from its list files: ``list_train`` -> train, ``list_query`` / ``list_gallery`` -> query / gallery.
+    """MSMT17 from its list files: ``list_train`` -> train, ``list_query`` / ``list_gallery`` -> query / gallery.
+
+    Version 1 (``MSMT17_V1/{train,test}``) or version 2 (``MSMT17_V2/{mask_train_v2,mask_test_v2}``, the same
+    images with blurred faces and the same list files); V1 is read when both are there. ``version`` says which.
 
     ``list_val.txt`` holds more images of the train identities. As in the seed and in the published benchmark
-    numbers it is left out of train unless ``add_val_to_train=True``. Camids are 0..14. Train pids are relabelled
-    (the list's pids are already 0..1040).
+    numbers it is left out of train unless ``add_val_to_train=True``; combineall adds it. Camids are 0..14.
+    Train pids are relabelled (the list's pids are already 0..1040).
 
     Statistics: train 1,041 ids / 30,248 images (32,621 with val), query 3,060 / 11,659, gallery 3,060 / 82,161.
 
     Args:
-        root (str): folder holding ``msmt17/`` (or a bare ``MSMT17_V1/``).
+        root (str): folder holding ``msmt17/`` (or a bare ``MSMT17_V1/`` or ``MSMT17_V2/``).
         add_val_to_train (bool): also train on the ``list_val.txt`` images.
     """
     dataset_dir = 'msmt17'
-    raw_folder = 'MSMT17_V1'
     docs_section = 'MSMT17'
 
     def __init__(self, root='data', add_val_to_train=False, verbose=True, **kwargs):
-        self.dataset_dir = first_existing_dir([os.path.join(root, self.dataset_dir, self.raw_folder),
-                                               os.path.join(root, self.raw_folder)], marker='list_train.txt')
-        train_dir = os.path.join(self.dataset_dir, 'train')
-        test_dir = os.path.join(self.dataset_dir, 'test')
-        lists = {name: os.path.join(self.dataset_dir, 'list_{}.txt'.format(name))
-                 for name in ('train', 'val', 'query', 'gallery')}
-        required = [train_dir, test_dir, lists['train'], lists['query'], lists['gallery']]
+        candidates = [os.path.join(parent, version) for version, _, _ in VERSIONS
+                      for parent in (os.path.join(root, self.dataset_dir), root)]
+        self.dataset_dir = first_existing_dir(candidates, marker='list_train.txt')
+        self.version, train_folder, test_folder = [entry for entry in VERSIONS
+                                                   if entry[0] == os.path.basename(self.dataset_dir)][0]
+        self.train_dir = os.path.join(self.dataset_dir, train_folder)
+        test_dir = os.path.join(self.dataset_dir, test_folder)
+        self.lists = {name: os.path.join(self.dataset_dir, 'list_{}.txt'.format(name))
+                      for name in ('train', 'val', 'query', 'gallery')}
+        required = [self.train_dir, test_dir, self.lists['train'], self.lists['query'], self.lists['gallery']]
         if add_val_to_train:
-            required.append(lists['val'])
+            required.append(self.lists['val'])
         check_required_paths(required, LAYOUT, self.docs_section)
 
-        train = read_list(lists['train'], train_dir)
+        train = read_list(self.lists['train'], self.train_dir)
         if add_val_to_train:
-            train += read_list(lists['val'], train_dir)
-        query = read_list(lists['query'], test_dir)
-        gallery = read_list(lists['gallery'], test_dir)
-        super(MSMT17, self).__init__(relabel(train), query, gallery, verbose=verbose)
+            train += read_list(self.lists['val'], self.train_dir)
+        self.val_in_train = add_val_to_train
+        self.label_of = {pid: label for label, pid in enumerate(sorted({pid for _, pid, _ in train}))}
+        query = read_list(self.lists['query'], test_dir)
+        gallery = read_list(self.lists['gallery'], test_dir)
+        train = [(path, self.label_of[pid], camid) for path, pid, camid in train]
+        super(MSMT17, self).__init__(train, query, gallery, verbose=verbose)
+
+    def combineall_extra_train(self):
+        """The ``list_val.txt`` images (train identities), labelled like train; none if already in train."""
+        if self.val_in_train:
+            return []
+        check_required_paths([self.lists['val']], LAYOUT, self.docs_section)
+        samples = read_list(self.lists['val'], self.train_dir)
+        unknown = sorted({pid for _, pid, _ in samples} - set(self.label_of))
+        if unknown:
+            raise ValueError("'{}' has pids that list_train.txt does not have (e.g. {}): the list files do not "
+                             "belong together".format(self.lists['val'], unknown[0]))
+        return [(path, self.label_of[pid], camid) for path, pid, camid in samples]

@@ -38,6 +38,7 @@ class SenseReID(BaseImageDataset):
     dataset_dir = 'sensereid'
     raw_folder = 'SenseReID'
     docs_section = 'SenseReID'
+    evaluation_only = True
 
     def __init__(self, root='data', verbose=True, **kwargs):
         data_dir = first_existing_dir([os.path.join(root, self.dataset_dir, self.raw_folder),

@@ -140,7 +140,11 @@ def build_parser(data_type, loss):
     group.add_argument('--resume', type=str, default='', metavar='PATH',
                        help='continue training (or, with --evaluate, evaluate) this checkpoint')
     group.add_argument('--load-weights', type=str, default='',
-                       help='load the layers of this checkpoint that fit the model (e.g. another dataset)')
+                       help='start from the weights of this checkpoint (a classifier of another size is left out, '
+                            'e.g. another dataset); any other layer that does not fit is an error')
+    group.add_argument('--allow-partial-load', action='store_true',
+                       help='with --load-weights: load the layers that fit even when others do not (they keep '
+                            'their initialisation)')
     group.add_argument('--save-dir', type=str, default='log', help='folder of logs and checkpoints')
     group.add_argument('--use-cpu', action='store_true', help='use cpu')
     group.add_argument('--gpu-devices', default='0', type=str,
@@ -180,6 +184,20 @@ def validate_args(parser, args):
     return args
 
 
+def explicit_options(parser, argv=None):
+    """The destinations of the options given on the command line ``argv`` (not left at their defaults): argparse
+    fills in a default only for an attribute the namespace does not have yet, so a namespace pre-filled with a
+    marker keeps the marker exactly where nothing was given."""
+    unset = object()
+    namespace = argparse.Namespace(**{action.dest: unset for action in parser._actions
+                                      if action.dest != argparse.SUPPRESS})
+    parser.parse_args(argv, namespace)
+    return sorted(dest for dest, value in vars(namespace).items() if value is not unset)
+
+
 def parse_args(parser, argv=None):
-    """Parse and validate ``argv`` (default: sys.argv[1:])."""
-    return validate_args(parser, parser.parse_args(argv))
+    """Parse and validate ``argv`` (default: sys.argv[1:]). ``args.explicit_options`` lists the options given
+    explicitly (e.g. to tell ``-a resnet50`` from the default when it is checked against a checkpoint's record)."""
+    args = validate_args(parser, parser.parse_args(argv))
+    args.explicit_options = explicit_options(parser, argv)
+    return args

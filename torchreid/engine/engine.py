@@ -8,6 +8,11 @@ steps the optimizer. :meth:`Engine.run` repeats epochs, steps the LR schedule, e
 Checkpoints (``save_dir/checkpoint_latest.pth.tar`` after every epoch, ``checkpoint_ep<N>.pth.tar`` after every
 evaluation, ``best_model.pth.tar`` for the best rank-1) hold the seed's keys (``state_dict``, ``rank1``, 0-based
 ``epoch``) plus everything :meth:`Engine.load_state` needs to continue the run exactly.
+
+No lost work: an epoch's checkpoint is on disk before its evaluation starts (``evaluation_pending: True``) and is
+rewritten with the result after it. A run resumed from a checkpoint whose evaluation was interrupted (an error,
+Ctrl-C) first evaluates that epoch's weights, then trains on: its history, best model and later epochs are those of
+the uninterrupted run (evaluation leaves the random streams untouched).
 """
 import datetime
 import os
@@ -85,11 +90,14 @@ class Engine(object):
         amp (str or None): 'bf16' or 'fp16' mixed precision (fp16 uses a gradient scaler).
         criteria_with_state (nn.Module or None): loss modules with parameters (center loss), saved in checkpoints.
         run_args (dict or None): the command-line arguments, stored in every checkpoint.
+        model_record (dict or None): what rebuilds ``model`` (:func:`torchreid.models.model_record.make_model_record`),
+            stored in every checkpoint as ``'model'``.
         find_unused_parameters (bool): for DDP, when some parameters get no gradient (e.g. --htri-only).
     """
 
     def __init__(self, model, optimizer, scheduler, train_loader, evaluator, device, save_dir, print_freq=10,
-                 freeze_bn=False, amp=None, criteria_with_state=None, run_args=None, find_unused_parameters=False):
+                 freeze_bn=False, amp=None, criteria_with_state=None, run_args=None, find_unused_parameters=False,
+                 model_record=None):
         self.model = model
         self.train_model = wrap_model(model, device, find_unused_parameters)
         self.optimizer = optimizer
@@ -102,6 +110,7 @@ class Engine(object):
         self.freeze_bn = freeze_bn
         self.criteria_with_state = criteria_with_state
         self.run_args = dict(run_args or {})
+        self.model_record = model_record
         self.autocast = make_autocast(amp, device)
         self.grad_scaler = torch.amp.GradScaler('cuda') if amp == 'fp16' else None
         self.recorder = RunRecorder(save_dir, enabled=comm.is_main_process())
@@ -111,6 +120,7 @@ class Engine(object):
         self.last_mAP = 0.
         self.fixbase_epochs_done = 0
         self.past_fixbase = False  # resumed from a checkpoint written after a main epoch
+        self.pending_evaluation = False  # resumed from a checkpoint whose evaluation did not finish
         self.train_time = 0.
 
     # ---- one batch -------------------------------------------------------------------------------------------
@@ -238,21 +248,50 @@ class Engine(object):
 
     def run(self, max_epoch, start_epoch=0, eval_step=-1, start_eval=0, fixbase_epoch=0, fixbase_optimizer=None):
         """Train epochs ``start_epoch .. max_epoch - 1`` (after the fixbase warm-up, if any), evaluating and
-        checkpointing; prints the best rank-1 and the elapsed times at the end."""
+        checkpointing; prints the best rank-1 and the elapsed times at the end.
+
+        Each epoch is checkpointed before its evaluation (see the module docstring); a run resumed from a checkpoint
+        whose evaluation was interrupted evaluates that epoch first. ValueError when there is nothing to do.
+        """
+        if start_epoch >= max_epoch and not self.pending_evaluation:
+            raise ValueError('nothing to train: the start epoch ({}) is not below max_epoch ({})'.format(
+                start_epoch, max_epoch))
         start_time = time.time()
+        if self.pending_evaluation:
+            self.finish_interrupted_evaluation(start_epoch - 1)
         if fixbase_epoch > self.fixbase_epochs_done and not self.past_fixbase:
             self.run_fixbase(fixbase_epoch, fixbase_optimizer, start_epoch)
-        print('==> Start training')
+        if start_epoch < max_epoch:
+            print('==> Start training')
         for epoch in range(start_epoch, max_epoch):
             epoch_start = time.time()
             losses = self.train_one_epoch(epoch, sampler_epoch=fixbase_epoch + epoch)
             self.train_time += time.time() - epoch_start
             self.recorder.record_train_epoch(epoch + 1, losses, lr=self.optimizer.param_groups[0]['lr'])
             self.scheduler.step()
-            evaluated = self.evaluator is not None and self.should_evaluate(epoch, max_epoch, eval_step, start_eval)
-            is_best = self.test_epoch(epoch) if evaluated else False
-            self.save(epoch, is_best=is_best, keep_epoch_file=evaluated)
+            if self.evaluator is not None and self.should_evaluate(epoch, max_epoch, eval_step, start_eval):
+                self.save(epoch, evaluation_pending=True)  # the epoch is safe before its evaluation starts
+                self.evaluate_and_save(epoch)
+            else:
+                self.save(epoch)
         self.finish(start_time)
+
+    def evaluate_and_save(self, epoch):
+        """Evaluate after 0-based ``epoch``, then rewrite its checkpoint with the result (and checkpoint_ep<N>,
+        best_model.pth.tar when its rank-1 is the best)."""
+        is_best = self.test_epoch(epoch)
+        self.save(epoch, is_best=is_best, keep_epoch_file=True)
+
+    def finish_interrupted_evaluation(self, epoch):
+        """The evaluation after 0-based ``epoch`` was interrupted before this run resumed: do it now."""
+        self.pending_evaluation = False
+        if self.evaluator is None:
+            print('Note: the evaluation after epoch {} was interrupted and this run has no evaluator; it is '
+                  'skipped'.format(epoch + 1))
+            return
+        print('Note: the evaluation after epoch {} was interrupted; evaluating that epoch before training '
+              'on'.format(epoch + 1))
+        self.evaluate_and_save(epoch)
 
     def test_epoch(self, epoch):
         """Evaluate after 0-based ``epoch`` and record the result; True when its rank-1 is the best so far."""
@@ -288,8 +327,9 @@ class Engine(object):
 
     # ---- checkpoints -----------------------------------------------------------------------------------------
 
-    def state(self, epoch, fixbase_optimizer=None):
+    def state(self, epoch, fixbase_optimizer=None, evaluation_pending=False):
         """The checkpoint after 0-based ``epoch``: the seed's keys plus what an exact resume needs.
+        ``evaluation_pending``: written before the epoch's evaluation (rank1/mAP are the previous evaluation's).
 
         Collective under torchrun (gathers every process's random state), so every process calls it.
         """
@@ -304,10 +344,13 @@ class Engine(object):
             'scheduler': self.scheduler.state_dict(),
             'rng_states': comm.all_gather_object(self._capture_rng_state()),
             'fixbase_epochs_done': self.fixbase_epochs_done,
+            'evaluation_pending': evaluation_pending,
             'train_time': self.train_time,
             'history': self.recorder.history,
             'args': self.run_args,
         }
+        if self.model_record is not None:
+            state['model'] = self.model_record
         if fixbase_optimizer is not None:
             state['fixbase_optimizer'] = fixbase_optimizer.state_dict()
         if self.grad_scaler is not None:
@@ -316,9 +359,9 @@ class Engine(object):
             state['criteria'] = self.criteria_with_state.state_dict()
         return state
 
-    def save(self, epoch, is_best=False, keep_epoch_file=False, fixbase_optimizer=None):
+    def save(self, epoch, is_best=False, keep_epoch_file=False, fixbase_optimizer=None, evaluation_pending=False):
         """Write checkpoint_latest (every epoch) and checkpoint_ep<N> (``keep_epoch_file``); rank 0 only."""
-        state = self.state(epoch, fixbase_optimizer)
+        state = self.state(epoch, fixbase_optimizer, evaluation_pending=evaluation_pending)
         if comm.is_main_process():
             save_checkpoint(state, is_best=False, fpath=os.path.join(self.save_dir, LATEST_CHECKPOINT))
             if keep_epoch_file:
@@ -342,6 +385,7 @@ class Engine(object):
         # a checkpoint from the fixbase warm-up has epoch -1; one from a main epoch is past the warm-up
         self.fixbase_epochs_done = int(checkpoint.get('fixbase_epochs_done', 0))
         self.past_fixbase = start_epoch > 0
+        self.pending_evaluation = bool(checkpoint.get('evaluation_pending', False))
         if 'history' in checkpoint:
             self.recorder.load_history(checkpoint['history'])
         if 'criteria' in checkpoint and self.criteria_with_state is not None:

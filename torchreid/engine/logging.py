@@ -7,6 +7,7 @@ import os
 import sys
 
 from ..utils.iotools import mkdir_if_missing
+from . import comm
 
 
 class Logger(object):
@@ -62,6 +63,16 @@ def log_to_file_only(text):
     """Append a line to the log file without printing it (used beside a progress bar)."""
     if isinstance(sys.stdout, Logger):
         sys.stdout.write_file_only(text + '\n')
+
+
+def warn(text):
+    """A warning the user must not miss: 'Warning: <text>' on stderr (shown even when stdout is redirected or
+    behind a progress bar) and in the log file; printed by the main process only. The run goes on."""
+    if not comm.is_main_process():
+        return
+    line = 'Warning: ' + text
+    print(line, file=sys.stderr, flush=True)
+    log_to_file_only(line)
 
 
 def console_is_terminal():

@@ -9,16 +9,20 @@ import torch.nn as nn
 
 from .. import data, datasets, models
 from ..losses import CenterLoss, CrossEntropyLoss, TripletLoss
+from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from ..models.model_record import build_model_from_record, make_model_record, model_record_of, resolve_model_config
 from ..models.pretrained import PretrainedWeightsError
 from ..optim import build_lr_scheduler, build_optimizer
-from ..utils.checkpoint import CheckpointError, load_checkpoint, load_model_state, load_pretrained_weights
+from ..utils.checkpoint import (BEST_MODEL_NAME, CheckpointError, load_checkpoint, load_model_state,
+                                load_pretrained_weights)
 from ..utils.seeding import set_random_seed
 from ..utils.torchtools import count_num_param
 from . import comm
 from .cli import build_parser, parse_args
-from .engine import SoftmaxEngine, TripletEngine, make_autocast
+from .engine import LATEST_CHECKPOINT, SoftmaxEngine, TripletEngine, make_autocast
 from .evaluation import Evaluator
-from .logging import install_logger, log_to_file_only, uninstall_logger
+from .logging import install_logger, log_to_file_only, uninstall_logger, warn
+from .run_lock import SaveDirError, claim_save_dir
 
 # Errors caused by the command line or the files it names: reported in one line, exit status 1.
 USER_ERRORS = (FileNotFoundError, CheckpointError, PretrainedWeightsError, ValueError)
@@ -30,8 +34,14 @@ def main(data_type, loss, argv=None):
     try:
         run(args, data_type, loss)
     except USER_ERRORS as error:
-        print('Error: {}'.format(error), file=sys.stderr)
+        print('Error: {}'.format(data.worker_error_message(error)), file=sys.stderr)  # not a worker's traceback
         return 1
+    except KeyboardInterrupt:
+        latest = os.path.join(args.save_dir, LATEST_CHECKPOINT)
+        hint = ' To continue, run the same command with --resume {}'.format(latest) if (
+            os.path.isfile(latest) and not args.evaluate) else ''
+        print('Interrupted (Ctrl-C); the checkpoints written so far are kept.' + hint, file=sys.stderr)
+        return 130  # the shell's status for a SIGINT
     return 0
 
 
@@ -51,23 +61,46 @@ def run(args, data_type, loss):
     """
     device = select_device(args)
     stdout = sys.stdout
-    logger = None
-    if comm.is_main_process():
-        logger = install_logger(os.path.join(args.save_dir, 'log_test.txt' if args.evaluate else 'log_train.txt'))
-    else:
-        sys.stdout = open(os.devnull, 'w')  # one process speaks
+    logger = lock = None
     try:
-        return _run(args, data_type, loss, device)
-    except USER_ERRORS as error:
-        log_to_file_only('Error: {}'.format(error))  # main() prints it on the console
-        raise
+        lock, notes = claim_save_dir_on_main(args.save_dir)  # before the log: a second run must not append to it
+        if comm.is_main_process():
+            logger = install_logger(os.path.join(args.save_dir, 'log_test.txt' if args.evaluate else 'log_train.txt'))
+        else:
+            sys.stdout = open(os.devnull, 'w')  # one process speaks
+        for note in notes:
+            print(note)
+        try:
+            return _run(args, data_type, loss, device)
+        except USER_ERRORS as error:
+            log_to_file_only('Error: {}'.format(data.worker_error_message(error)))  # main() prints it on the console
+            raise
     finally:
         if logger is not None:
             uninstall_logger(logger)
         elif sys.stdout is not stdout:
             sys.stdout.close()
             sys.stdout = stdout
+        if lock is not None:
+            lock.release()
         comm.cleanup()
+
+
+def claim_save_dir_on_main(save_dir):
+    """Rank 0 checks and locks ``save_dir`` (:func:`~torchreid.engine.run_lock.claim_save_dir`); under torchrun
+    the other processes learn whether it failed, so that none goes on alone. Returns ``(lock or None, notes)``."""
+    lock, notes, failure = None, [], None
+    if comm.is_main_process():
+        try:
+            lock, notes = claim_save_dir(save_dir)
+        except Exception as error:  # every process must reach the broadcast below
+            failure = error
+    message = comm.broadcast_object(None if failure is None else str(failure))
+    if failure is not None:
+        raise failure
+    if message is not None:
+        raise SaveDirError(message)
+    return lock, notes
 
 
 def build_dataset(args, data_type):
@@ -104,10 +137,55 @@ def build_loaders(args, dataset, data_type, loss, pin_memory, training):
 MODEL_OPTIONS = ('last_stride', 'pooling', 'neck', 'neck_feat')
 
 
-def build_model(args, num_classes, loss):
+def model_options(args):
+    """The architecture options given on the command line, as constructor keywords."""
+    return {name: getattr(args, name) for name in MODEL_OPTIONS if getattr(args, name, None) is not None}
+
+
+def apply_model_record(args, checkpoint):
+    """For --resume of a checkpoint that records its model: take -a, the architecture options and --height /
+    --width from the record, so that the model is rebuilt as it was trained. An option given explicitly that
+    contradicts the record is a CheckpointError; one equal to it is fine. Returns the record, or None for a
+    checkpoint without one (the seed's, torchreid 1.x's): the command line then says what to build, as before."""
+    source = "--resume '{}'".format(args.resume)
+    record = model_record_of(checkpoint, source)
+    if record is None:
+        return None
+    given = set(getattr(args, 'explicit_options', ()))
+    explicit = {name: value for name, value in model_options(args).items() if name in given}
+    name, options, (height, width) = resolve_model_config(
+        record, args.arch if 'arch' in given else None, explicit,
+        (args.height if 'height' in given else None, args.width if 'width' in given else None), source=source)
+    if (list(record['norm_mean']), list(record['norm_std'])) != (list(IMAGENET_MEAN), list(IMAGENET_STD)):
+        raise CheckpointError('{} was trained with the normalisation mean {} std {}; the scripts normalise with the '
+                              'ImageNet statistics {} {}. Extract its features with FeatureExtractor, which applies '
+                              'the recorded normalisation'.format(source, record['norm_mean'], record['norm_std'],
+                                                                  list(IMAGENET_MEAN), list(IMAGENET_STD)))
+    args.arch, args.height, args.width = name, height, width
+    for option in MODEL_OPTIONS:
+        if option in options:
+            setattr(args, option, options[option])
+    print("Model from the record of '{}': -a {} {}, input {}x{}".format(args.resume, name, options, height, width))
+    return record
+
+
+def model_record_for(args, num_classes, loss, model, record=None):
+    """The record stored in every checkpoint of this run (:mod:`torchreid.models.model_record`)."""
+    options = dict(record['options']) if record is not None else model_options(args)
+    return make_model_record(args.arch, num_classes, {'xent'} if loss == 'xent' else {'xent', 'htri'}, options,
+                             (args.height, args.width), IMAGENET_MEAN, IMAGENET_STD, getattr(model, 'feat_dim', None))
+
+
+def build_model(args, num_classes, loss, record=None):
+    """The model of -a and the architecture options; with the ``record`` of a --resume checkpoint, the recorded
+    model (no ImageNet weights: the checkpoint's replace them)."""
     print('Initializing model: {}'.format(args.arch))
     model_loss = {'xent'} if loss == 'xent' else {'xent', 'htri'}
-    options = {name: getattr(args, name) for name in MODEL_OPTIONS if getattr(args, name, None) is not None}
+    if record is not None:
+        model = build_model_from_record(record, num_classes=num_classes, loss=model_loss)
+        print('Model size: {:.3f} M'.format(count_num_param(model)))
+        return model
+    options = model_options(args)
     try:
         model = models.init_model(args.arch, num_classes=num_classes, loss=model_loss,
                                   pretrained=not args.no_pretrained, **options)
@@ -129,12 +207,82 @@ def fixbase_optimizer_for(args, model):
         return None
     classifier = getattr(model, 'classifier', None)
     if not isinstance(classifier, nn.Module):
-        print("Warn: model has no attribute 'classifier' and fixbase_epoch is reset to 0")
+        warn("-a {} has no attribute 'classifier', so --fixbase-epoch {} cannot train it alone: fixbase_epoch is "
+             "reset to 0 (no warm-up)".format(args.arch, args.fixbase_epoch))
         return None
     return build_optimizer(args.optim, classifier.parameters(), args.fixbase_lr, args.weight_decay)
 
 
+def check_args_before_work(args):
+    """The mistakes the arguments show on their own: one-line errors before anything is loaded, and loud warnings
+    where the run may be meant (it goes on)."""
+    for flag, path, suggestions in (('--resume', args.resume, (LATEST_CHECKPOINT,)),
+                                    ('--load-weights', args.load_weights, (BEST_MODEL_NAME, LATEST_CHECKPOINT))):
+        if path and os.path.isdir(path):
+            inside = [os.path.join(path, name) for name in suggestions if os.path.isfile(os.path.join(path, name))]
+            hint = ("; did you mean {} '{}'?".format(flag, inside[0]) if inside else
+                    '; pass a checkpoint file (e.g. <save-dir>/{})'.format(suggestions[0]))
+            raise ValueError("{} '{}' is a directory, not a checkpoint file{}".format(flag, path, hint))
+    if args.evaluate:
+        if not args.resume and not args.load_weights:
+            weights = 'randomly initialised' if args.no_pretrained else 'ImageNet-pretrained (not re-id trained)'
+            warn('--evaluate without --resume or --load-weights evaluates untrained -a {} weights ({}); pass '
+                 '--resume <checkpoint> or --load-weights <file> to evaluate a trained model'.format(args.arch,
+                                                                                                  weights))
+        return
+    if not args.resume and args.start_epoch >= args.max_epoch:
+        raise ValueError('--start-epoch {} is not below --max-epoch {}: nothing to train. Pass a larger --max-epoch '
+                         'to train, or use --evaluate (with --resume or --load-weights) to evaluate a model'.format(
+                             args.start_epoch, args.max_epoch))
+    late = [milestone for milestone in args.stepsize if milestone >= args.max_epoch]
+    if late:
+        warn('--stepsize {} is not below --max-epoch {}: the learning rate never decays at {} (a step at epoch N '
+             'applies from the (N+1)-th epoch on)'.format(' '.join(map(str, args.stepsize)), args.max_epoch,
+                                                          ', '.join(map(str, late))))
+
+
+def check_epochs_left(args, checkpoint):
+    """--resume must leave an epoch to train (or the interrupted evaluation of its last epoch to finish)."""
+    if args.evaluate or checkpoint.get('epoch') is None:
+        return
+    epochs_done = checkpoint['epoch'] + 1
+    if epochs_done < args.max_epoch or (epochs_done == args.max_epoch and checkpoint.get('evaluation_pending')):
+        return
+    raise ValueError("--resume '{0}' has trained {1} epoch(s) and --max-epoch is {2}: nothing to train. To evaluate "
+                     "it, use --evaluate --resume '{0}'; to train on, pass a --max-epoch above {1}".format(
+                         args.resume, epochs_done, args.max_epoch))
+
+
+def check_input_size(model, args, device):
+    """Run one blank image of --height x --width through ``model`` (eval mode, no gradients), so that an input
+    the architecture cannot take is a one-line error before any work, not a traceback in the first batch.
+
+    Models that know their size limits say so themselves (ValueError); any other failure at this size is taken
+    as the input being too small only when the default 256x128 passes (else the original error is raised).
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, 3, args.height, args.width, device=device))
+    except torch.OutOfMemoryError:
+        raise
+    except RuntimeError as error:
+        try:
+            with torch.no_grad():
+                model(torch.zeros(1, 3, 256, 128, device=device))
+        except Exception:
+            raise error from None
+        problem = 'is too small for' if args.height < 256 or args.width < 128 else 'does not fit'
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise ValueError('input size {}x{} (--height x --width) {} -a {} ({}); use a larger --height/--width, e.g. '
+                         'the default 256x128'.format(args.height, args.width, problem, args.arch, reason)) from None
+    finally:
+        model.train(was_training)
+
+
 def _run(args, data_type, loss, device):
+    check_args_before_work(args)
     print('==========\nArgs:{}\n=========='.format(args))
     set_random_seed(args.seed + comm.get_rank())
     if device.type == 'cuda':
@@ -146,17 +294,24 @@ def _run(args, data_type, loss, device):
         print('Distributed run: {} processes (batch size {} per process)'.format(comm.get_world_size(),
                                                                                 args.train_batch))
 
+    checkpoint = load_checkpoint(args.resume) if args.resume else None
+    if checkpoint is not None:
+        check_epochs_left(args, checkpoint)
+    record = apply_model_record(args, checkpoint) if checkpoint is not None else None  # sets -a, sizes, options
     dataset = build_dataset(args, data_type)
     train_loader, query_loader, gallery_loader = build_loaders(args, dataset, data_type, loss,
                                                                pin_memory=device.type == 'cuda',
                                                                training=not args.evaluate)
-    model = build_model(args, dataset.num_train_pids, loss)
+    # evaluating a recorded checkpoint: its own classifier size, whatever the dataset (the classifier is unused)
+    num_classes = dataset.num_train_pids
+    if record is not None and args.evaluate and record['num_classes']:
+        num_classes = record['num_classes']
+    model = build_model(args, num_classes, loss, record)
+    run_model_record = model_record_for(args, num_classes, loss, model, record)
 
     if args.load_weights:
-        load_pretrained_weights(model, args.load_weights)
-    checkpoint = None
-    if args.resume:
-        checkpoint = load_checkpoint(args.resume)
+        load_pretrained_weights(model, args.load_weights, allow_partial=args.allow_partial_load)
+    if checkpoint is not None:
         load_model_state(model, checkpoint)
         print("Loaded checkpoint from '{}'".format(args.resume))
         if not args.evaluate:
@@ -165,6 +320,7 @@ def _run(args, data_type, loss, device):
                                       "it; start from its weights with --load-weights instead".format(args.resume))
             print('- start_epoch: {}\n- rank1: {}'.format(checkpoint['epoch'] + 1, checkpoint.get('rank1')))
     model.to(device)
+    check_input_size(model, args, device)
 
     criterion_cent = None
     params = [{'params': list(model.parameters())}]
@@ -181,7 +337,7 @@ def _run(args, data_type, loss, device):
                           dist_metric=args.dist_metric, rerank=args.rerank,
                           use_metric_cuhk03=getattr(args, 'use_metric_cuhk03', False),
                           autocast=make_autocast(args.amp, device), keep_distmat=args.visualize_ranks)
-    common = dict(print_freq=args.print_freq, amp=args.amp, run_args=vars(args))
+    common = dict(print_freq=args.print_freq, amp=args.amp, run_args=vars(args), model_record=run_model_record)
     if loss == 'xent':
         engine = SoftmaxEngine(model, optimizer, scheduler, train_loader, evaluator, device, args.save_dir,
                                criterion=CrossEntropyLoss(dataset.num_train_pids, label_smooth=args.label_smooth),

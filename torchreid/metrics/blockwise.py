@@ -17,6 +17,7 @@ the products are exact). The price is computing every distance twice.
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
 from . import rank
 from .distance import as_feature_matrix, check_metric, pairwise_distance
@@ -87,17 +88,24 @@ def _blocks(total, block_size):
     return [(start, min(start + block_size, total)) for start in range(0, total, block_size)]
 
 
+def progress_bar(enabled, total_tiles, num_q, num_g):
+    """A tqdm bar over the distance tiles of both passes, on stderr (a silent no-op bar unless ``enabled``)."""
+    return tqdm(total=total_tiles, desc='Evaluating {} queries x {} gallery'.format(num_q, num_g), unit='tile',
+                dynamic_ncols=True, leave=False, disable=not enabled)
+
+
 @torch.no_grad()
 def evaluate_features(query_features, gallery_features, q_pids, g_pids, q_camids, g_camids, metric='euclidean',
                       normalize_features=False, max_rank=50, query_block_size=256, gallery_block_size=8192,
-                      use_cython=True):
+                      use_cython=True, progress=False):
     """Market-1501-protocol CMC / mAP / mINP of (Q, d) query and (G, d) gallery features -> RankResult.
 
     Same arguments and result as ``evaluate_rank`` on ``compute_distance_matrix(query_features, gallery_features,
     metric)`` (after L2 normalisation of both when normalize_features=True), computed tile by tile: peak memory
     is about query_block_size x gallery_block_size distances (twice: device and CPU), 32 bytes per true match
     and a few int64 index arrays of length G: no Q x G matrix. Features may live on any device (the tiles are
-    computed there).
+    computed there). ``progress=True`` shows a progress bar (tqdm, on stderr) over the tiles of both passes, for
+    large galleries (e.g. 500k distractors), where evaluation takes minutes.
     """
     check_metric(metric)
     rank.check_positive_int(query_block_size, 'query_block_size')
@@ -132,21 +140,24 @@ def evaluate_features(query_features, gallery_features, q_pids, g_pids, q_camids
         tile = pairwise_distance(query_features[q_start:q_end], gallery_features[g_start:g_end], metric)
         return tile.to(torch.float64 if distance_dtype == np.float64 else torch.float32)
 
-    # pass 1: the distance of every true match, read from the tiles
+    # pass 1: the distance of every true match, read from the tiles that hold true matches
     match_ptr, match_index = true_match_lists(q_pids, g_pids, q_camids, g_camids)
     match_query = np.repeat(np.arange(num_q), np.diff(match_ptr))
     match_dist = np.zeros(match_index.size, dtype=distance_dtype)
-    for q_start, q_end in query_blocks:
+    match_tiles = [np.unique(match_index[match_ptr[q_start]:match_ptr[q_end]] // gallery_block_size)
+                   for q_start, q_end in query_blocks]  # per query block, the gallery blocks holding its matches
+    bar = progress_bar(progress, sum(len(tiles) for tiles in match_tiles) + len(query_blocks) * len(gallery_blocks),
+                       num_q, num_g)
+    for (q_start, q_end), tiles in zip(query_blocks, match_tiles):
         block_entries = np.arange(match_ptr[q_start], match_ptr[q_end])
-        for g_start, g_end in gallery_blocks:
+        for g_start, g_end in (gallery_blocks[t] for t in tiles):
             in_tile = (match_index[block_entries] >= g_start) & (match_index[block_entries] < g_end)
             entries = block_entries[in_tile]
-            if entries.size == 0:
-                continue
             tile = distance_tile(q_start, q_end, g_start, g_end)
             rows = torch.as_tensor(match_query[entries] - q_start, device=tile.device)
             cols = torch.as_tensor(match_index[entries] - g_start, device=tile.device)
             match_dist[entries] = tile[rows, cols].cpu().numpy()
+            bar.update(1)
     # each query's matches sorted by (distance, gallery index)
     order = np.lexsort((match_index, match_dist, match_query))
     match_dist = np.ascontiguousarray(match_dist[order])
@@ -160,6 +171,8 @@ def evaluate_features(query_features, gallery_features, q_pids, g_pids, q_camids
             tile = np.ascontiguousarray(distance_tile(q_start, q_end, g_start, g_end).cpu().numpy())
             count_block(tile, q_start, g_start, q_pids, g_pids, match_ptr, match_dist, match_index, counts,
                         nonfinite)
+            bar.update(1)
+    bar.close()
     rank.raise_if_nonfinite(nonfinite)
     first_rank, ap, inp = metrics_from_match_counts(match_ptr, counts)
     return rank.summarize_first_ranks(first_rank, ap, inp, max_rank)

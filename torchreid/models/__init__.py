@@ -37,6 +37,18 @@ _models = OrderedDict([
     ('osnet_x0_75', 'osnet:osnet_x0_75'),
     ('osnet_x0_5', 'osnet:osnet_x0_5'),
     ('osnet_x0_25', 'osnet:osnet_x0_25'),
+    # torchreid 1.x model-zoo keys (their checkpoints load through torchreid.models.naming)
+    ('osnet_ibn_x1_0', 'osnet:osnet_ibn_x1_0'),
+    ('osnet_ain_x1_0', 'osnet_ain:osnet_ain_x1_0'),
+    ('osnet_ain_x0_75', 'osnet_ain:osnet_ain_x0_75'),
+    ('osnet_ain_x0_5', 'osnet_ain:osnet_ain_x0_5'),
+    ('osnet_ain_x0_25', 'osnet_ain:osnet_ain_x0_25'),
+    ('resnet50_fc512', 'resnet:ResNet50FC512'),
+    ('resnet50_ibn_a', 'resnet_ibn:resnet50_ibn_a'),
+    ('resnet50_ibn_b', 'resnet_ibn:resnet50_ibn_b'),
+    ('mlfn', 'mlfn:mlfn'),
+    ('mobilenetv2_x1_0', 'mobilenetv2:mobilenetv2_x1_0'),
+    ('mobilenetv2_x1_4', 'mobilenetv2:mobilenetv2_x1_4'),
 ])
 
 SEED_MODEL_KEYS = list(_models)[:18]

@@ -29,7 +29,8 @@ from collections import namedtuple
 import torch
 from torch.onnx import symbolic_helper
 
-from ..utils.checkpoint import extract_state_dict, load_checkpoint, load_model_state
+from ..utils.checkpoint import load_checkpoint, load_pretrained_weights
+from .model_record import infer_num_classes  # noqa: F401 (part of this module's API)
 
 DEFAULT_OPSET = 17
 MIN_OPSET = 16  # GridSample (HACNN) and everything else the models use
@@ -109,7 +110,8 @@ def register_onnx_symbolics():
         _symbolics_registered = True
 
 
-def export_onnx(model, fpath, height, width, opset=DEFAULT_OPSET, dynamic_batch=True, checkpoint=None):
+def export_onnx(model, fpath, height, width, opset=DEFAULT_OPSET, dynamic_batch=True, checkpoint=None,
+                allow_partial=False):
     """Write the eval-mode feature of ``model`` to the ONNX file ``fpath``; returns ``fpath``.
 
     Args:
@@ -118,14 +120,16 @@ def export_onnx(model, fpath, height, width, opset=DEFAULT_OPSET, dynamic_batch=
         height, width (int): input image size the graph is traced at (and fixed to).
         opset (int): ONNX opset version, >= 16.
         dynamic_batch (bool): leave the batch dimension of ``images`` and ``features`` free; else it is 1.
-        checkpoint (str or None): a checkpoint file whose state_dict is loaded strictly first
-            (``torchreid.utils.checkpoint``; any ``module.`` prefixes are removed).
+        checkpoint (str or None): a checkpoint file loaded first with
+            :func:`~torchreid.utils.checkpoint.load_pretrained_weights`: a classifier of another size stays as it
+            is (it is not exported), any other layer that does not fit is a CheckpointError...
+        allow_partial (bool): ... unless this is True (those layers then keep their values; a warning lists them).
     """
     if opset < MIN_OPSET:
         raise ValueError('opset must be >= {} (GridSample, used by HACNN), got {}'.format(MIN_OPSET, opset))
     register_onnx_symbolics()
     if checkpoint is not None:
-        load_model_state(model, load_checkpoint(checkpoint))
+        load_pretrained_weights(model, load_checkpoint(checkpoint), allow_partial=allow_partial, source=checkpoint)
     folder = os.path.dirname(os.path.abspath(fpath))
     os.makedirs(folder, exist_ok=True)
     parameter = next(model.parameters(), None)
@@ -191,25 +195,3 @@ def onnxruntime_parity(model, fpath, height, width, batch_sizes=(1, 5), seed=0):
     finally:
         model.train(was_training)
     return results
-
-
-def infer_num_classes(arch, state_dict, **model_kwargs):
-    """The number of identities the classifier in ``state_dict`` (a checkpoint dict or state_dict) was built for.
-
-    Builds ``arch`` twice on the meta device (no memory, no weights) with different class counts; the first
-    entry whose shape changes is a classifier weight, and its first dimension in ``state_dict`` is the answer.
-    """
-    from . import init_model
-    state_dict = extract_state_dict(state_dict)
-    with torch.device('meta'), warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        shapes_a = {k: v.shape for k, v in init_model(arch, 2, pretrained=False, **model_kwargs).state_dict().items()}
-        shapes_b = {k: v.shape for k, v in init_model(arch, 3, pretrained=False, **model_kwargs).state_dict().items()}
-    for key, shape in shapes_a.items():
-        if shapes_b.get(key) != shape:
-            if key not in state_dict:
-                raise KeyError("the checkpoint has no '{}' (the classifier of {}); is it a checkpoint of another "
-                               "architecture? Pass --num-classes to skip this inference.".format(key, arch))
-            return int(state_dict[key].shape[0])
-    raise ValueError('{} has no layer whose shape depends on num_classes; pass the number of classes '
-                     'explicitly'.format(arch))

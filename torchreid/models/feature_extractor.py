@@ -1,96 +1,123 @@
-"""Re-id features for images, in one call: a model (by key or instance), its trained weights and the test transform.
+"""Re-id features for images, in one call: a model (by key, by a checkpoint's record, or an instance), its trained
+weights and the test transform.
 
     >>> from torchreid.models.feature_extractor import FeatureExtractor
-    >>> extractor = FeatureExtractor('resnet50', weights='log/resnet50/best_model.pth.tar', device='cpu')
+    >>> extractor = FeatureExtractor(weights='log/resnet50/best_model.pth.tar', device='cpu')  # model from its record
     >>> features = extractor(['a.jpg', 'b.jpg'])      # (2, 2048) float32 tensor on the CPU
 
-Inputs are image paths, PIL images, numpy uint8 arrays (H, W, 3) RGB (or a stack (N, H, W, 3)) and uint8 tensors
-(3, H, W) (or (N, 3, H, W)); each goes through the evaluation pipeline (resize to ``image_size`` and ImageNet
-normalisation, :func:`torchreid.data.build_transforms`), so the features equal those the evaluation computes.
-A float tensor (N, 3, H, W) is taken as already preprocessed. Images run through the model in batches of ``batch_size`` on the fast
-inference path (:mod:`torchreid.models.inference`: eval mode, channels_last, inference mode).
+A checkpoint written by the training scripts records its model (:mod:`torchreid.models.model_record`): the key, the
+architecture options (``last_stride``, ``neck``, ``pooling``, ...), the input size and the normalisation; the
+extractor rebuilds exactly that model, and an explicit key, option or ``image_size`` that contradicts the record is
+an error. Checkpoints without a record (the seed's, torchreid 1.x's, bare state_dicts) need the key (and any
+options) and use 256x128 and ImageNet normalisation unless told otherwise.
+
+Inputs are image paths (``str`` or ``pathlib.Path``), PIL images of any mode, numpy arrays and uint8 tensors; each
+goes through the evaluation pipeline (resize to ``image_size`` and normalisation,
+:func:`torchreid.data.build_transforms`), so the features equal those the evaluation computes. Numpy arrays are
+(H, W) grayscale or (H, W, C) colour images (or a stack (N, H, W, C)) whose channels are taken to be in **RGB**
+order unless ``channel_order='BGR'`` (OpenCV's ``cv2.imread`` gives BGR); they are converted by
+:func:`torchreid.data.image_io.array_to_rgb_tensor`, PIL images by :func:`torchreid.data.image_io.to_rgb`. uint8
+tensors (3, H, W) (or (N, 3, H, W)) are RGB, as torchvision reads them. A float tensor (N, 3, H, W) is taken as
+already preprocessed. Images run through the model in batches of ``batch_size`` on the fast inference path
+(:mod:`torchreid.models.inference`: eval mode, channels_last, inference mode).
 """
+import pathlib
+
 import numpy as np
 import torch
 import torch.nn as nn
 from PIL import Image
 
-from ..data import build_transforms, read_image_tensor
-from ..utils.checkpoint import CheckpointError, load_pretrained_weights
-from . import init_model
+from ..data import build_transforms, image_io, read_image_tensor
+from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from ..utils.checkpoint import load_checkpoint, load_pretrained_weights
 from .inference import extract_batch_features, prepare_for_inference
+from .model_record import build_model_for_checkpoint, model_record_of, resolve_model_config
 
-
-def _is_classifier_key(key):
-    """Keys of identity classifiers ('classifier.weight', HACNN's 'classifier_global.bias', ...): their shape
-    depends on the training identities and they do not take part in the eval feature."""
-    return any(part.startswith('classifier') for part in key.split('.'))
+DEFAULT_IMAGE_SIZE = (256, 128)
+CHANNEL_ORDERS = ('RGB', 'BGR')
 
 
 class FeatureExtractor(object):
     """Callable that maps images to re-id features (N, feat_dim).
 
     Args:
-        model (str or nn.Module): a registry key (see :func:`torchreid.models.get_names`) or a built model.
+        model (str, nn.Module or None): a registry key (see :func:`torchreid.models.get_names`), a built model, or
+            None to build the model recorded in ``weights``.
         weights (str, optional): a checkpoint to load (the seed's format, a bare state_dict, DataParallel prefixes
-            all work). Its classifier may have any number of identities; every other layer must fit the model.
-            With a registry key and no ``weights``, the model starts from its ImageNet weights.
+            all work). Its classifier may have any number of identities; every other layer must fit the model
+            (else :class:`~torchreid.utils.checkpoint.CheckpointError`, unless ``allow_partial``). With a registry
+            key and no ``weights``, the model starts from its ImageNet weights.
         device (str or torch.device, optional): default 'cuda' when available, else 'cpu'.
-        image_size (tuple): (height, width) the images are resized to (the model's training size).
+        image_size (tuple, optional): (height, width) the images are resized to: the checkpoint's recorded
+            training size by default, else 256x128.
         batch_size (int): images per forward pass.
-        num_classes (int): classifier size when building from a key; only matters for models whose feature is
-            their class-score vector (SqueezeNet).
+        num_classes (int, optional): classifier size when building from a key (default: the record's, else 1);
+            only matters for models whose feature is their class-score vector (SqueezeNet).
+        model_options (dict, optional): constructor options when building from a key, e.g.
+            ``{'last_stride': 1, 'neck': 'bnneck'}`` for a checkpoint without a record.
+        allow_partial (bool): load the layers of ``weights`` that fit even when others do not (they keep their
+            initialisation; a warning lists them).
+        channel_order (str): 'RGB' (default) or 'BGR': the channel order of numpy input.
     """
 
-    def __init__(self, model, weights=None, device=None, image_size=(256, 128), batch_size=64, num_classes=1):
+    def __init__(self, model=None, weights=None, device=None, image_size=None, batch_size=64, num_classes=None,
+                 model_options=None, allow_partial=False, channel_order='RGB'):
         if batch_size < 1:
             raise ValueError('batch_size must be at least 1, got {}'.format(batch_size))
-        if isinstance(model, str):
-            model = init_model(model, num_classes=num_classes, loss={'xent'}, pretrained=weights is None)
-        elif not isinstance(model, nn.Module):
-            raise TypeError('model must be a registry key or an nn.Module, got {}'.format(type(model).__name__))
-        if weights is not None:
-            self._load(model, weights)
+        if channel_order not in CHANNEL_ORDERS:
+            raise ValueError("channel_order must be 'RGB' or 'BGR', got {!r}".format(channel_order))
+        if model is not None and not isinstance(model, (str, nn.Module)):
+            raise TypeError('model must be a registry key, an nn.Module or None, got {}'.format(type(model).__name__))
+        if isinstance(model, nn.Module) and (model_options or num_classes is not None):
+            raise ValueError('model_options and num_classes apply when building from a key; the given {} is '
+                             'already built'.format(type(model).__name__))
+        checkpoint = load_checkpoint(str(weights)) if weights is not None else None
+        source = "'{}'".format(weights)
+        if isinstance(model, nn.Module):  # a built model: a record gives only the input size and normalisation
+            record = model_record_of(checkpoint, source) if checkpoint is not None else None
+            mean, std = (record['norm_mean'], record['norm_std']) if record else (IMAGENET_MEAN, IMAGENET_STD)
+            if record is not None:
+                _, _, image_size = resolve_model_config(record, input_size=image_size, source=source)
+        else:
+            model, record, recorded = build_model_for_checkpoint(
+                checkpoint, model, model_options, image_size, num_classes, pretrained=weights is None, source=source)
+            image_size, mean, std = record['input_size'], record['norm_mean'], record['norm_std']
+            record = record if recorded else None
+        if checkpoint is not None:
+            load_pretrained_weights(model, checkpoint, allow_partial=allow_partial, source=str(weights))
         if device is None:
             device = 'cuda' if torch.cuda.is_available() else 'cpu'
         self.device = torch.device(device)
         self.model = prepare_for_inference(model, self.device)
-        self.image_size = tuple(image_size)
+        self.image_size = tuple(image_size or DEFAULT_IMAGE_SIZE)
         self.batch_size = batch_size
-        _, self.transform = build_transforms(*self.image_size)
-
-    @staticmethod
-    def _load(model, weights):
-        report = load_pretrained_weights(model, weights)
-        misfits = ['{} ({})'.format(key, reason) for key, reason in report.skipped if not _is_classifier_key(key)]
-        if misfits:
-            raise CheckpointError("The weights in '{}' do not fit {}: {}. Use the architecture (and options) they "
-                                  "were trained with.".format(weights, type(model).__name__, ', '.join(misfits[:10])))
+        self.channel_order = channel_order
+        self.record = record
+        _, self.transform = build_transforms(*self.image_size, mean=tuple(mean), std=tuple(std))
 
     def _to_uint8_images(self, inputs):
-        """Split ``inputs`` into single uint8 (3, H, W) tensors (or PIL images) for the pipeline."""
-        if isinstance(inputs, (str, Image.Image)) or (isinstance(inputs, np.ndarray) and inputs.ndim == 3) or (
+        """Split ``inputs`` into single uint8 (3, H, W) tensors (or RGB PIL images) for the pipeline."""
+        if isinstance(inputs, (str, pathlib.Path, Image.Image)) or (
+                isinstance(inputs, np.ndarray) and inputs.ndim in (2, 3)) or (
                 isinstance(inputs, torch.Tensor) and inputs.dim() == 3):
             inputs = [inputs]
         images = []
         for item in inputs:
-            if isinstance(item, str):
-                images.append(read_image_tensor(item, self.transform.decode_size))
+            if isinstance(item, (str, pathlib.Path)):
+                images.append(read_image_tensor(str(item), self.transform.decode_size))
             elif isinstance(item, Image.Image):
-                images.append(item.convert('RGB'))
+                images.append(image_io.to_rgb(item))
             elif isinstance(item, np.ndarray):
-                if item.dtype != np.uint8 or item.ndim != 3 or item.shape[2] != 3:
-                    raise ValueError('numpy images must be uint8 RGB arrays (H, W, 3), got {} of shape {}'.format(
-                        item.dtype, item.shape))
-                images.append(torch.from_numpy(np.ascontiguousarray(item)).permute(2, 0, 1))
+                images.append(image_io.array_to_rgb_tensor(item, self.channel_order))
             elif isinstance(item, torch.Tensor):
                 if item.dtype != torch.uint8 or item.dim() != 3 or item.shape[0] != 3:
-                    raise ValueError('image tensors must be uint8 (3, H, W) (or a float batch (N, 3, H, W) '
+                    raise ValueError('image tensors must be uint8 RGB (3, H, W) (or a float batch (N, 3, H, W) '
                                      'already preprocessed), got {} of shape {}'.format(item.dtype, tuple(item.shape)))
                 images.append(item)
             else:
-                raise TypeError('cannot extract features from a {}: pass image paths, PIL images, numpy uint8 '
-                                'arrays or tensors'.format(type(item).__name__))
+                raise TypeError('cannot extract features from a {}: pass image paths, PIL images, numpy arrays '
+                                'or tensors'.format(type(item).__name__))
         return images
 
     def __call__(self, inputs):

@@ -13,7 +13,11 @@ plain logits / (logits, feature)).
 Differences from the seed (same state_dict): it runs on any device, so there is no ``use_gpu`` argument (the seed
 needed ``use_gpu=False`` on CPU; passing it now is a TypeError); the region scale factors are a non-persistent
 buffer that follows ``model.to(device)``; the spatial transformer uses ``align_corners=True``, which is what
-torch 0.4's ``affine_grid``/``grid_sample`` did.
+torch 0.4's ``affine_grid``/``grid_sample`` did, and what the zoo weights were trained with. (torchreid 1.x's HACNN,
+otherwise the same network with the same state_dict keys, gets ``align_corners=False`` from torch >= 1.3: from the
+same weights its features differ slightly, cosine about 0.998.) Global pooling is ``avg_pool2d`` over the whole map, the kernel the seed and 1.x use: the same mean as
+adaptive pooling but bit-identical to theirs, which matters in train mode, where the BatchNorms on the 1x1 channel
+attention maps amplify any rounding difference.
 """
 import torch
 import torch.nn as nn
@@ -25,6 +29,15 @@ INPUT_SIZE = (160, 64)
 NUM_REGIONS = 4
 # the local stream resizes the transformed regions of block 1, 2, 3 to these (height, width)
 LOCAL_SIZES = ((24, 28), (12, 14), (6, 7))
+
+
+def global_average(x):
+    """(B, C, H, W) -> (B, C, 1, 1) mean over H and W.
+
+    The kernel size is taken as Python ints: the ONNX exporter traces it as a constant (the export size is fixed),
+    where a kernel read from the traced shape cannot be converted.
+    """
+    return F.avg_pool2d(x, (int(x.shape[2]), int(x.shape[3])))
 
 
 class InceptionA(nn.Module):
@@ -84,7 +97,7 @@ class ChannelAttn(nn.Module):
         self.conv2 = ConvBlock(in_channels // reduction, in_channels, 1)
 
     def forward(self, x):
-        return self.conv2(self.conv1(F.adaptive_avg_pool2d(x, 1)))
+        return self.conv2(self.conv1(global_average(x)))
 
 
 class SoftAttn(nn.Module):
@@ -114,7 +127,7 @@ class HardAttn(nn.Module):
             self.fc.bias.copy_(torch.tensor([0, -0.75, 0, -0.25, 0, 0.25, 0, 0.75]))
 
     def forward(self, x):
-        pooled = F.adaptive_avg_pool2d(x, 1).flatten(1)
+        pooled = global_average(x).flatten(1)
         return torch.tanh(self.fc(pooled)).view(-1, NUM_REGIONS, 2)
 
 
@@ -201,13 +214,13 @@ class HACNN(nn.Module):
                     local_maps[region] = local_conv(crop)
             block_input = block_output
 
-        global_feature = self.fc_global(F.adaptive_avg_pool2d(block_input, 1).flatten(1))
+        global_feature = self.fc_global(global_average(block_input).flatten(1))
         if not self.learn_region:
             if not self.training:
                 return global_feature
             return train_output(self.loss, self.classifier_global(global_feature), global_feature)
 
-        pooled_regions = [F.adaptive_avg_pool2d(local_map, 1).flatten(1) for local_map in local_maps]
+        pooled_regions = [global_average(local_map).flatten(1) for local_map in local_maps]
         local_feature = self.fc_local(torch.cat(pooled_regions, 1))
         if not self.training:
             return torch.cat([F.normalize(global_feature, dim=1), F.normalize(local_feature, dim=1)], 1)

@@ -11,16 +11,21 @@ and adds the (projected when the width changes) input. A lite 3x3 is a linear 1x
     transition = 1x1 conv + BN + ReLU, then 2x2 average pool; stage widths [64, 256, 384, 512] x width multiplier.
 
 The state_dict keys follow the authors' implementation (``conv2.0.conv2a.conv1.weight``, ``conv2.0.gate.fc1.weight``,
-``fc.0.weight``, ...) so their ImageNet files, published on Google Drive only and therefore not downloaded here, can
+``fc.0.weight``, ...), so torchreid 1.x checkpoints load as they are, and their ImageNet files, published on Google
+Drive only and therefore not downloaded here (see :data:`torchreid.models.pretrained.MANUAL_IMAGENET_WEIGHTS`), can
 be loaded by hand with ``torchreid.utils.checkpoint.load_pretrained_weights(model, path)`` (the 1000-class
 classifier is skipped). The feature is the 512-d fc output for every width.
-"""
-import warnings
 
+``osnet_ibn_x1_0`` (torchreid 1.x's IBN variant, after Pan et al. ECCV'18 "IBN-Net"): conv1 normalises with an affine
+InstanceNorm instead of BN (same name ``conv1.bn``), and each block of conv2 applies an affine InstanceNorm
+(``IN``) to the residual sum before its ReLU. The IN-in-residual variant OSNet-AIN is in :mod:`.osnet_ain`.
+"""
 import torch.nn as nn
 import torch.nn.functional as F
 
 from .heads import ReIDModel
+from .pretrained import warn_manual_imagenet_weights
+from .weight_init import init_like_authors
 
 STREAM_DEPTHS = (1, 2, 3, 4)
 BLOCKS_PER_STAGE = 2
@@ -28,12 +33,16 @@ FC_DIM = 512
 
 
 class ConvBNReLU(nn.Module):
-    """Conv2d (no bias) -> BatchNorm2d -> ReLU; children ``conv`` and ``bn``."""
+    """Conv2d (no bias) -> BatchNorm2d -> ReLU; children ``conv`` and ``bn``.
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0):
+    ``instance_norm=True`` puts an affine InstanceNorm2d in place of the BN, under the same name ``bn`` (the
+    authors' IBN / AIN stems).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, instance_norm=False):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=False)
-        self.bn = nn.BatchNorm2d(out_channels)
+        self.bn = nn.InstanceNorm2d(out_channels, affine=True) if instance_norm else nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x):
@@ -90,9 +99,13 @@ def _lite_stream(channels, depth):
 
 
 class OSBlock(nn.Module):
-    """Omni-scale residual bottleneck: (B, in, H, W) -> (B, out, H, W)."""
+    """Omni-scale residual bottleneck: (B, in, H, W) -> (B, out, H, W).
 
-    def __init__(self, in_channels, out_channels, bottleneck_reduction=4):
+    ``instance_norm=True`` (OSNet-IBN's conv2 blocks) normalises the residual sum with an affine InstanceNorm2d,
+    ``IN``, before the final ReLU.
+    """
+
+    def __init__(self, in_channels, out_channels, bottleneck_reduction=4, instance_norm=False):
         super().__init__()
         mid_channels = out_channels // bottleneck_reduction
         self.conv1 = ConvBNReLU(in_channels, mid_channels, 1)
@@ -102,19 +115,24 @@ class OSBlock(nn.Module):
         self.gate = AggregationGate(mid_channels)
         self.conv3 = Conv1x1BN(mid_channels, out_channels)
         self.downsample = Conv1x1BN(in_channels, out_channels) if in_channels != out_channels else None
+        self.IN = nn.InstanceNorm2d(out_channels, affine=True) if instance_norm else None
 
     def forward(self, x):
         reduced = self.conv1(x)
         streams = (self.conv2a, self.conv2b, self.conv2c, self.conv2d)
         aggregated = sum(self.gate(stream(reduced)) for stream in streams)
         shortcut = x if self.downsample is None else self.downsample(x)
-        return F.relu(self.conv3(aggregated) + shortcut)
+        out = self.conv3(aggregated) + shortcut
+        if self.IN is not None:
+            out = self.IN(out)
+        return F.relu(out)
 
 
-def _stage(in_channels, out_channels, with_transition):
+def _stage(in_channels, out_channels, with_transition, instance_norm=False):
     """Two OS blocks, then (optionally) the transition: 1x1 conv + BN + ReLU and a 2x2 average pool."""
-    layers = [OSBlock(in_channels, out_channels)]
-    layers += [OSBlock(out_channels, out_channels) for _ in range(1, BLOCKS_PER_STAGE)]
+    layers = [OSBlock(in_channels, out_channels, instance_norm=instance_norm)]
+    layers += [OSBlock(out_channels, out_channels, instance_norm=instance_norm)
+               for _ in range(1, BLOCKS_PER_STAGE)]
     if with_transition:
         layers.append(nn.Sequential(ConvBNReLU(out_channels, out_channels, 1), nn.AvgPool2d(2, stride=2)))
     return nn.Sequential(*layers)
@@ -129,14 +147,16 @@ class OSNet(ReIDModel):
         loss (set): {'xent'} or {'xent', 'htri'}.
         pretrained (bool): True only warns: the ImageNet weights are not downloaded (see the module docstring).
         pooling, neck, neck_feat: see :mod:`torchreid.models.heads`.
+        ibn (bool): the IBN variant (InstanceNorm in conv1 and in the conv2 blocks; see the module docstring).
+        key (str or None): registry key, to name its ImageNet file in the pretrained=True warning.
     """
 
     def __init__(self, num_classes, channels, loss={'xent'}, pretrained=True, pooling='avg', neck='none',
-                 neck_feat=None):
+                 neck_feat=None, ibn=False, key=None):
         super().__init__()
-        self.conv1 = ConvBNReLU(3, channels[0], 7, stride=2, padding=3)
+        self.conv1 = ConvBNReLU(3, channels[0], 7, stride=2, padding=3, instance_norm=ibn)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
-        self.conv2 = _stage(channels[0], channels[1], with_transition=True)
+        self.conv2 = _stage(channels[0], channels[1], with_transition=True, instance_norm=ibn)
         self.conv3 = _stage(channels[1], channels[2], with_transition=True)
         self.conv4 = _stage(channels[2], channels[3], with_transition=False)
         self.conv5 = ConvBNReLU(channels[3], channels[3], 1)
@@ -144,25 +164,11 @@ class OSNet(ReIDModel):
         self.build_head(FC_DIM, num_classes, loss, pooling=pooling, neck=neck, neck_feat=neck_feat)
         self._init_params()
         if pretrained:
-            warnings.warn('OSNet ImageNet weights are not downloaded automatically (their authors publish them on '
-                          'Google Drive only): this model is randomly initialised. Download the file by hand and '
-                          'load it with torchreid.utils.checkpoint.load_pretrained_weights, or pass '
-                          'pretrained=False to silence this warning.', stacklevel=3)
+            warn_manual_imagenet_weights(key)
 
     def _init_params(self):
-        """Kaiming (fan-out) convs, unit BN, N(0, 0.01) linear layers (the BNNeck classifier keeps its own init)."""
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode='fan_out', nonlinearity='relu')
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, (nn.BatchNorm2d, nn.BatchNorm1d)):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.Linear) and not (self.neck == 'bnneck' and module is self.classifier):
-                nn.init.normal_(module.weight, std=0.01)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
+        """The authors' initialisation; the BNNeck classifier keeps its own."""
+        init_like_authors(self, keep=[self.classifier] if self.neck == 'bnneck' else [])
 
     def featuremaps(self, x):
         """(B, 3, H, W) -> (B, channels[3], H/16, W/16) feature map before pooling."""
@@ -174,21 +180,29 @@ class OSNet(ReIDModel):
         return self.head(self.fc(self.pool(self.featuremaps(x))))
 
 
-def osnet_x1_0(num_classes, loss={'xent'}, pretrained=True, **kwargs):
+# Constructors by torchreid 1.x key; as in 1.x, num_classes defaults to 1000 (ImageNet) and pretrained to True.
+
+def osnet_x1_0(num_classes=1000, loss={'xent'}, pretrained=True, **kwargs):
     """OSNet, width x1.0 (channels 64, 256, 384, 512; about 2.2M parameters with 1000 classes)."""
-    return OSNet(num_classes, [64, 256, 384, 512], loss=loss, pretrained=pretrained, **kwargs)
+    return OSNet(num_classes, [64, 256, 384, 512], loss=loss, pretrained=pretrained, key='osnet_x1_0', **kwargs)
 
 
-def osnet_x0_75(num_classes, loss={'xent'}, pretrained=True, **kwargs):
+def osnet_x0_75(num_classes=1000, loss={'xent'}, pretrained=True, **kwargs):
     """OSNet, width x0.75 (channels 48, 192, 288, 384)."""
-    return OSNet(num_classes, [48, 192, 288, 384], loss=loss, pretrained=pretrained, **kwargs)
+    return OSNet(num_classes, [48, 192, 288, 384], loss=loss, pretrained=pretrained, key='osnet_x0_75', **kwargs)
 
 
-def osnet_x0_5(num_classes, loss={'xent'}, pretrained=True, **kwargs):
+def osnet_x0_5(num_classes=1000, loss={'xent'}, pretrained=True, **kwargs):
     """OSNet, width x0.5 (channels 32, 128, 192, 256)."""
-    return OSNet(num_classes, [32, 128, 192, 256], loss=loss, pretrained=pretrained, **kwargs)
+    return OSNet(num_classes, [32, 128, 192, 256], loss=loss, pretrained=pretrained, key='osnet_x0_5', **kwargs)
 
 
-def osnet_x0_25(num_classes, loss={'xent'}, pretrained=True, **kwargs):
+def osnet_x0_25(num_classes=1000, loss={'xent'}, pretrained=True, **kwargs):
     """OSNet, width x0.25 (channels 16, 64, 96, 128)."""
-    return OSNet(num_classes, [16, 64, 96, 128], loss=loss, pretrained=pretrained, **kwargs)
+    return OSNet(num_classes, [16, 64, 96, 128], loss=loss, pretrained=pretrained, key='osnet_x0_25', **kwargs)
+
+
+def osnet_ibn_x1_0(num_classes=1000, loss={'xent'}, pretrained=True, **kwargs):
+    """OSNet-IBN, width x1.0 (torchreid 1.x's ``osnet_ibn_x1_0``; see the module docstring)."""
+    return OSNet(num_classes, [64, 256, 384, 512], loss=loss, pretrained=pretrained, ibn=True,
+                 key='osnet_ibn_x1_0', **kwargs)

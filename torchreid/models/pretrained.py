@@ -8,10 +8,18 @@ Registry
     (``resnet50-0676ba61``, ``resnet101-63fe2227``) of the seed's ``resnet50-19c8e357`` / ``resnet101-5d3b4d8f``:
     the same weights, but the old files use torch's legacy tar format, which ``torch.load(weights_only=True)``
     refuses.
-    ``MODELS_WITHOUT_IMAGENET_WEIGHTS``: the seed trained these from scratch, so ``pretrained=True`` downloads nothing
-    for them. OSNet's ImageNet weights are published by its authors on Google Drive only (no stable URL, no hash),
-    so they are not downloaded either: get the file by hand and load it with
-    ``torchreid.utils.checkpoint.load_pretrained_weights(model, path)`` (our OSNet uses the upstream key names).
+    The torchreid 1.x keys ``resnet50_fc512``, ``resnet50_ibn_a`` and ``resnet50_ibn_b`` start, as in 1.x, from
+    torchvision's ResNet-50 file (the IBN models take every tensor whose layer they kept: see
+    :mod:`torchreid.models.resnet_ibn`).
+    ``MODELS_WITHOUT_IMAGENET_WEIGHTS``: ``pretrained=True`` downloads nothing for them. The seed trained most of them
+    from scratch; the others are in ``MANUAL_IMAGENET_WEIGHTS``.
+    ``MANUAL_IMAGENET_WEIGHTS``: model key -> :class:`WeightSource` for ImageNet files that exist but cannot be
+    downloaded here (no stable download link and no published hash): the OSNet family (the authors' Google Drive,
+    which torchreid 1.x fetched with ``gdown`` into ``<torch home>/checkpoints/<key>_imagenet.pth``), and MLFN and
+    MobileNetV2 x1.0 / x1.4 (mega.nz, which torchreid 1.x did not download either). ``pretrained=True`` warns with
+    the URL (:func:`warn_manual_imagenet_weights`) and builds a randomly initialised model; get the file by hand and
+    load it with ``torchreid.utils.checkpoint.load_pretrained_weights(model, path)`` (these models use the upstream
+    key names).
 
 API (what a model module calls)
     ``load_imagenet_weights(model, key, name_map, strict=True) -> LoadReport``: fetch the file for ``key``
@@ -33,6 +41,7 @@ import hashlib
 import http.client
 import os
 import re
+import warnings
 from collections import OrderedDict, namedtuple
 from urllib.parse import urlparse
 
@@ -59,13 +68,38 @@ IMAGENET_WEIGHTS = {
     'inceptionresnetv2': WeightSource(_CADENE + 'inceptionresnetv2-520b38e4.pth', 'Cadene pretrainedmodels'),
     'nasnsetmobile': WeightSource(_CADENE + 'nasnetamobile-7e03cead.pth', 'Cadene pretrainedmodels'),
     'nasnetmobile': WeightSource(_CADENE + 'nasnetamobile-7e03cead.pth', 'Cadene pretrainedmodels'),
+    # torchreid 1.x keys
+    'resnet50_fc512': WeightSource(_TORCHVISION + 'resnet50-0676ba61.pth', 'torchvision'),
+    'resnet50_ibn_a': WeightSource(_TORCHVISION + 'resnet50-0676ba61.pth', 'torchvision'),
+    'resnet50_ibn_b': WeightSource(_TORCHVISION + 'resnet50-0676ba61.pth', 'torchvision'),
 }
 
-# Trained from scratch in the seed (or, for OSNet, published without a downloadable URL; see the module docstring).
+_DRIVE = 'https://drive.google.com/uc?id='
+_OSNET_AUTHORS = "the OSNet authors' Google Drive"
+
+# Published without a downloadable URL or hash (torchreid 1.x's model files, upstream 1.4.0); not downloaded here.
+MANUAL_IMAGENET_WEIGHTS = {
+    'osnet_x1_0': WeightSource(_DRIVE + '1LaG1EJpHrxdAxKnSCJ_i0u-nbxSAeiFY', _OSNET_AUTHORS),
+    'osnet_x0_75': WeightSource(_DRIVE + '1uwA9fElHOk3ZogwbeY5GkLI6QPTX70Hq', _OSNET_AUTHORS),
+    'osnet_x0_5': WeightSource(_DRIVE + '16DGLbZukvVYgINws8u8deSaOqjybZ83i', _OSNET_AUTHORS),
+    'osnet_x0_25': WeightSource(_DRIVE + '1rb8UN5ZzPKRc_xvtHlyDh-cSz88YX9hs', _OSNET_AUTHORS),
+    'osnet_ibn_x1_0': WeightSource(_DRIVE + '1sr90V6irlYYDd4_4ISU2iruoRG8J__6l', _OSNET_AUTHORS),
+    'osnet_ain_x1_0': WeightSource(_DRIVE + '1-CaioD9NaqbHK_kzSMW8VE4_3KcsRjEo', _OSNET_AUTHORS),
+    'osnet_ain_x0_75': WeightSource(_DRIVE + '1apy0hpsMypqstfencdH-jKIUEFOW4xoM', _OSNET_AUTHORS),
+    'osnet_ain_x0_5': WeightSource(_DRIVE + '1KusKvEYyKGDTUBVRxRiz55G31wkihB6l', _OSNET_AUTHORS),
+    'osnet_ain_x0_25': WeightSource(_DRIVE + '1SxQt2AvmEcgWNhaRb2xC4rP6ZwVDP0Wt', _OSNET_AUTHORS),
+    'mlfn': WeightSource('https://mega.nz/#!YHxAhaxC!yu9E6zWl0x5zscSouTdbZu8gdFFytDdl-RAdD2DEfpk',
+                         'mega.nz'),
+    'mobilenetv2_x1_0': WeightSource('https://mega.nz/#!NKp2wAIA!1NH1pbNzY_M2hVk_hdsxNM1NUOWvvGPHhaNr-fASF6c',
+                                     'mega.nz'),
+    'mobilenetv2_x1_4': WeightSource('https://mega.nz/#!RGhgEIwS!xN2s2ZdyqI6vQ3EwgmRXLEW3khr9tpXg96G9SUJugGk',
+                                     'mega.nz'),
+}
+
+# Trained from scratch in the seed, or published without a downloadable URL (MANUAL_IMAGENET_WEIGHTS).
 MODELS_WITHOUT_IMAGENET_WEIGHTS = (
     'squeezenet', 'mobilenetv2', 'shufflenet', 'xception', 'mudeep', 'hacnn',
-    'osnet_x1_0', 'osnet_x0_75', 'osnet_x0_5', 'osnet_x0_25',
-)
+) + tuple(MANUAL_IMAGENET_WEIGHTS)
 
 # torch.hub's convention: '<name>-<first hex digits of the file's SHA-256>.<ext>'
 _HASH_IN_NAME = re.compile(r'-([a-f0-9]{8,})\.')
@@ -81,6 +115,25 @@ def weight_source(key):
         raise KeyError("no ImageNet weights are registered for '{}' (registered: {}); build it with "
                        "pretrained=False".format(key, sorted(IMAGENET_WEIGHTS)))
     return IMAGENET_WEIGHTS[key]
+
+
+def warn_manual_imagenet_weights(key, stacklevel=4):
+    """The ``pretrained=True`` warning of a model in ``MANUAL_IMAGENET_WEIGHTS``: where the ImageNet file is
+    published and how to load it by hand. Nothing is downloaded; the model stays randomly initialised.
+    ``stacklevel`` 4: the caller of the model's constructor function when called from the model's ``__init__``."""
+    source = MANUAL_IMAGENET_WEIGHTS.get(key)
+    if source is None:
+        where = "their authors' Google Drive only, with no stable download link or hash"
+    elif 'drive.google.com' in source.url:
+        where = ("{} only ({}), with no stable download link or hash; torchreid 1.x fetched it with gdown into "
+                 "'<torch home>/checkpoints/{}_imagenet.pth'".format(source.origin, source.url, key))
+    else:
+        where = ('{} only ({}), with no stable download link or hash; torchreid 1.x did not download it '
+                 'either'.format(source.origin, source.url))
+    warnings.warn("{}: ImageNet weights are not downloaded automatically: they are published on {}. This model is "
+                  "randomly initialised. Download the file by hand and load it with "
+                  "torchreid.utils.checkpoint.load_pretrained_weights(model, path), or pass pretrained=False to "
+                  "silence this warning.".format(key or 'OSNet', where), stacklevel=stacklevel)
 
 
 def cached_weights_path(key):

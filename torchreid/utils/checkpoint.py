@@ -11,7 +11,13 @@ old files.
     load_checkpoint(fpath, map_location='cpu')      the dict; FileNotFoundError / CheckpointError otherwise
     extract_state_dict(checkpoint)                  the model's state_dict in today's naming
     load_model_state(model, state_dict)             strict load (--resume); the error lists every difference
-    load_pretrained_weights(model, fpath)           partial load of the matching layers (--load-weights)
+    load_pretrained_weights(model, fpath, allow_partial=False)
+                                                    load of the matching layers (--load-weights): anything but the
+                                                    classifier left unloaded is an error unless allow_partial
+    is_classifier_key(key)                          identity-classifier keys (their shape follows the class count)
+
+A checkpoint written by the engine also holds ``'model'``: the record that rebuilds its model (see
+:mod:`torchreid.models.model_record`).
 """
 import contextlib
 import os
@@ -179,6 +185,13 @@ def _is_counter(key):
     return key.endswith('num_batches_tracked')
 
 
+def is_classifier_key(key):
+    """True for the keys of identity classifiers ('classifier.weight', HACNN's 'classifier_global.bias', ...): their
+    shape follows the number of training identities and they take no part in the eval feature, so a checkpoint of
+    another dataset may leave them unloaded."""
+    return any(part.startswith('classifier') for part in key.split('.'))
+
+
 def _compare(own_state, state_dict):
     """(missing, unexpected, mismatched) between a model's state and a state_dict; BN counters missing from
     old files are not reported (they start at 0)."""
@@ -196,6 +209,85 @@ def _listing(items):
     return shown
 
 
+def group_keys(keys):
+    """'layer4 (30 keys), fc (2 keys)': ``keys`` counted by top-level module, in order of first appearance. A
+    top-level Sequential that holds most of the keys is split by its index ('base.4 (50 keys), base.5 (65 keys)')."""
+    top = [key.split('.', 1)[0] for key in keys]
+    groups = []
+    for key, first in zip(keys, top):
+        parts = key.split('.')
+        if len(parts) > 2 and parts[1].isdigit() and top.count(first) > len(keys) / 2:
+            first = '.'.join(parts[:2])
+        groups.append(first)
+    counts = OrderedDict()
+    for group in groups:
+        counts[group] = counts.get(group, 0) + 1
+    shown = ['{} ({} key{})'.format(group, count, '' if count == 1 else 's') for group, count in counts.items()]
+    if len(shown) > _MAX_LISTED:
+        shown = shown[:_MAX_LISTED] + ['... ({} more groups)'.format(len(shown) - _MAX_LISTED)]
+    return ', '.join(shown)
+
+
+def _common_prefix(keys):
+    """The first name component shared by all ``keys`` ('module' for ['module.a', 'module.b']), or None."""
+    first = {key.split('.', 1)[0] for key in keys if '.' in key}
+    if len(first) == 1 and all('.' in key for key in keys):
+        return first.pop()
+    return None
+
+
+def likely_cause(own_state, state_dict, missing, unexpected, mismatched, recorded_model=None):
+    """One sentence naming the most likely reason why ``state_dict`` does not fit a model whose state is
+    ``own_state``, given the differences :func:`_compare` found (classifier keys are not looked at).
+
+    Checked in order: a name prefix on every key of one side (a wrapper module, a stray DataParallel ``module.``),
+    another layer naming (the unmatched layers have the same shapes in the same order under other names, e.g.
+    torchreid 1.x's ResNet-50), other head options (only BNNeck / GeM layers differ), another architecture (few
+    layers match), else a modified model. ``recorded_model`` (the model record of the file, if any) is named.
+    """
+    missing = [key for key in missing if not is_classifier_key(key)]
+    unexpected = [key for key in unexpected if not is_classifier_key(key) and not _is_counter(key)]
+    mismatched = [key for key, _, _ in mismatched if not is_classifier_key(key)]
+    recorded = ''
+    if isinstance(recorded_model, dict) and recorded_model.get('name'):
+        recorded = " (the checkpoint records model '{}' with options {})".format(
+            recorded_model['name'], recorded_model.get('options', {}))
+    for keys, others, where in ((unexpected, own_state, 'file'), (missing, state_dict, 'model')):
+        prefix = _common_prefix(keys) if keys else None
+        if prefix is not None:
+            stripped = [key[len(prefix) + 1:] for key in keys]
+            if sum(key in others for key in stripped) >= len(keys) / 2:
+                side = ('every unmatched key of the file has the prefix' if where == 'file'
+                        else 'every unmatched key of the model has the prefix')
+                return ("a name prefix: {} '{}.' that the other side lacks (e.g. a model saved inside a wrapper, or "
+                        "a DataParallel 'module.' on only some keys); remove or add that prefix".format(side, prefix))
+    if missing and len(missing) == len(unexpected):
+        file_shapes = [list(state_dict[key].shape) for key in unexpected]
+        model_shapes = [list(own_state[key].shape) for key in missing]
+        if file_shapes == model_shapes:
+            return ("another layer naming: the {} unmatched layers have the same shapes in the same order under other "
+                    "names (e.g. '{}' in the file for '{}' in the model; torchreid 1.x (deep-person-reid) names "
+                    "ResNet-50's layers 'conv1, bn1, layer1..4' where this torchreid has 'base.0, base.1, "
+                    "base.4..7'){}; rename the keys of the file to this model's names".format(
+                        len(missing), unexpected[0], missing[0], recorded))
+    differing = missing + unexpected + mismatched
+    head_groups = {'bottleneck', 'global_pool'}
+    if differing and all(key.split('.', 1)[0] in head_groups for key in differing):
+        return ("other head options{}: only {} differ ('bottleneck' layers come with --neck bnneck, 'global_pool.p' "
+                "with --pooling gem); build the model with the options it was trained with".format(
+                    recorded, group_keys(differing)))
+    model_layers = [key for key in own_state if not _is_counter(key) and not is_classifier_key(key)]
+    unloaded = set(missing) | set(mismatched)
+    matching = sum(1 for key in model_layers if key not in unloaded)
+    if matching < len(model_layers) / 2:
+        return ('another architecture{}: only {} of the model\'s {} layers (classifier aside) match by name and '
+                'shape; use the architecture the checkpoint was trained with (-a/--arch)'.format(
+                    recorded, matching, len(model_layers)))
+    return ('a differently configured or modified model{}: {} of the model\'s {} layers (classifier aside) match; '
+            'build the model with the architecture and options the checkpoint was trained with'.format(
+                recorded, matching, len(model_layers)))
+
+
 def load_model_state(model, state_dict):
     """Load ``state_dict`` (or a checkpoint dict holding one) into ``model`` strictly.
 
@@ -203,8 +295,10 @@ def load_model_state(model, state_dict):
     the layers that fit (e.g. a classifier trained for another number of identities) use --load-weights
     (:func:`load_pretrained_weights`); keys of another network mean the checkpoint belongs to another -a/--arch.
     """
+    recorded_model = state_dict.get('model') if isinstance(state_dict, dict) else None
     state_dict = extract_state_dict(state_dict)
-    missing, unexpected, mismatched = _compare(model.state_dict(), state_dict)
+    own_state = model.state_dict()
+    missing, unexpected, mismatched = _compare(own_state, state_dict)
     if missing or unexpected or mismatched:
         problems = []
         if missing:
@@ -214,20 +308,34 @@ def load_model_state(model, state_dict):
         if mismatched:
             problems.append('mis-shaped keys ({}): {}'.format(len(mismatched), _listing(
                 ['{} (checkpoint {} vs model {})'.format(key, src, own) for key, src, own in mismatched])))
+        only_classifier = all(is_classifier_key(key) for key in missing + unexpected + [k for k, _, _ in mismatched])
+        cause = ('only the classifier differs (trained for another number of identities)' if only_classifier else
+                 likely_cause(own_state, state_dict, missing, unexpected, mismatched, recorded_model))
         raise CheckpointError(
-            'The checkpoint does not match {}:\n  {}\nIf only some layers differ (e.g. the classifier was trained '
-            'for another number of identities), load the matching ones with --load-weights '
+            'The checkpoint does not match {}:\n  {}\nLikely cause: {}.\nIf only some layers differ (e.g. the '
+            'classifier was trained for another number of identities), load the matching ones with --load-weights '
             '(load_pretrained_weights); if the keys belong to another network, use the architecture it was trained '
-            'with (-a/--arch).'.format(type(model).__name__, '\n  '.join(problems)))
+            'with (-a/--arch).'.format(type(model).__name__, '\n  '.join(problems), cause))
     model.load_state_dict(state_dict, strict=False)  # strictness checked above; BN counters may be absent
 
 
-def load_pretrained_weights(model, fpath):
-    """Copy the layers of the checkpoint at ``fpath`` whose name and shape fit ``model``; the others keep their
-    values. Prints and returns a :class:`LoadReport` whose skipped keys say why: not in model, shape mismatch,
-    or missing from file.
+def load_pretrained_weights(model, fpath, allow_partial=False, source=None):
+    """Copy the layers of a checkpoint whose name and shape fit ``model``; returns a :class:`LoadReport`.
+
+    ``fpath`` is a checkpoint file, or a checkpoint dict / state_dict already read (named ``source`` in messages,
+    default '<checkpoint>'). A classifier that does not fit (another number of identities; see
+    :func:`is_classifier_key`) is the normal case: it keeps its initialisation and a note says so. Anything else
+    left unloaded (missing from the file, not in the model, another shape) raises :class:`CheckpointError` before
+    the model is touched: the message groups the keys by layer and names the likely cause (:func:`likely_cause`).
+    With
+    ``allow_partial=True`` (``--allow-partial-load`` in the scripts and tools/export_onnx.py) the matching layers
+    are loaded anyway and a warning lists the rest. A file of which no layer fits is an error either way.
     """
-    state_dict = extract_state_dict(load_checkpoint(fpath))
+    if isinstance(fpath, dict):
+        checkpoint, source = fpath, source or '<checkpoint>'
+    else:
+        checkpoint, source = load_checkpoint(fpath), source or fpath
+    state_dict = extract_state_dict(checkpoint)
     own_state = model.state_dict()
     missing, unexpected, mismatched = _compare(own_state, state_dict)
     skipped = [(key, 'shape {} in file vs {} in model'.format(src, own)) for key, src, own in mismatched]
@@ -235,10 +343,37 @@ def load_pretrained_weights(model, fpath):
     skipped += [(key, 'missing from file') for key in missing]
     bad = {key for key, _ in skipped}
     matched = OrderedDict((key, value) for key, value in state_dict.items() if key not in bad)
-    model.load_state_dict(matched, strict=False)
-    report = LoadReport(source=fpath,
+    report = LoadReport(source=source,
                         loaded=[key for key in matched if not _is_counter(key)],
                         skipped=[(key, reason) for key, reason in skipped if not _is_counter(key)],
                         num_model_entries=sum(1 for key in own_state if not _is_counter(key)))
+    misfits = [key for key, _ in report.skipped if not is_classifier_key(key)]
+    name = type(model).__name__
+    if not report.loaded:
+        raise CheckpointError("No layer of '{}' fits {} (0/{} loaded; the file holds {}); likely cause: {}.".format(
+                                  source, name, report.num_model_entries, group_keys(list(state_dict)),
+                                  likely_cause(own_state, state_dict, missing, unexpected, mismatched,
+                                               checkpoint.get('model'))))
+    if misfits:
+        parts = []
+        for label, keys in (('missing from the file', [k for k in missing if not is_classifier_key(k)]),
+                            ('not in the model', [k for k in unexpected
+                                                  if not is_classifier_key(k) and not _is_counter(k)]),
+                            ('of another shape', [k for k, _, _ in mismatched if not is_classifier_key(k)])):
+            if keys:
+                parts.append('{} {}: {}'.format(len(keys), label, group_keys(keys)))
+        text = "The weights in '{}' do not fit {} ({}/{} layers loadable; {}); likely cause: {}.".format(
+            source, name, len(report.loaded), report.num_model_entries, '; '.join(parts),
+            likely_cause(own_state, state_dict, missing, unexpected, mismatched, checkpoint.get('model')))
+        if not allow_partial:
+            raise CheckpointError(text + ' To load only the layers that fit and keep the others as initialised, '
+                                         'pass --allow-partial-load (allow_partial=True).')
+        print('Warning: ' + text + ' Loading the matching layers only (--allow-partial-load / allow_partial=True).')
+    model.load_state_dict(matched, strict=False)
     print(report.summary())
+    classifier_skipped = [(key, reason) for key, reason in report.skipped if is_classifier_key(key)]
+    if classifier_skipped:
+        print('Note: the classifier was not loaded, it keeps its initialisation (normal when the checkpoint was '
+              'trained for another number of identities): {}'.format(
+                  ', '.join('{} ({})'.format(key, reason) for key, reason in classifier_skipped)))
     return report

@@ -92,6 +92,42 @@ def sample_camera(rng):
     }
 
 
+def sample_outdoor_camera(rng):
+    """A camera of the second demo domain: dim, strongly tinted outdoor light, a higher and farther viewpoint
+    (smaller people, more floor), more blur and noise than :func:`sample_camera`'s indoor-like cameras."""
+    wall = _muted(rng.uniform(40, 150, 3)) * np.array([0.8, 0.95, 1.1])
+    return {
+        'gains': rng.uniform(0.78, 1.22, 3),
+        'brightness': rng.uniform(0.7, 0.92),
+        'background': rng.randint(4),
+        'wall': np.clip(wall, 0, 255),
+        'wall_second': np.clip(wall + rng.uniform(-40, 40, 3), 0, 255),
+        'floor': _muted(rng.uniform(90, 230, 3)),
+        'horizon': rng.uniform(0.3, 0.5),
+        'scale': rng.uniform(0.75, 0.9),
+        'shift_y': rng.uniform(-0.02, 0.03),
+        'view_probs': rng.dirichlet([1.0, 1.0, 2.0]),
+        'flip_prob': rng.choice([0.15, 0.5, 0.85]),
+        'blur': rng.uniform(0.6, 1.3),
+        'noise': rng.uniform(4.0, 9.0),
+    }
+
+
+def sample_winter_identity(rng):
+    """A person of the second demo domain: :func:`sample_identity` in winter clothes (darker, duller colours,
+    long sleeves and trousers more often, more hats)."""
+    identity = sample_identity(rng)
+    shade = rng.uniform(0.65, 0.9)
+    for key in ('top', 'top_second', 'bottom', 'shoes'):
+        identity[key] = _muted(identity[key]) * shade
+    identity['long_sleeves'] = identity['long_sleeves'] or rng.rand() < 0.8
+    if identity['bottom_style'] != 'trousers' and rng.rand() < 0.7:
+        identity['bottom_style'] = 'trousers'
+    if identity['hat'] is None and rng.rand() < 0.3:
+        identity['hat'] = _muted(_pick(rng, CLOTHING_COLOURS)) * shade
+    return identity
+
+
 def sample_pose(rng, camera):
     """Per-picture randomness: view, walking phase, mirror, position/scale jitter, optional occluder."""
     return {

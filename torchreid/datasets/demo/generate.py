@@ -1,4 +1,5 @@
-"""Write the demo datasets to disk: a Market-1501 tree of images and a DukeMTMC-VideoReID tree of tracklets.
+"""Write the demo datasets to disk: a Market-1501 tree of images, a DukeMTMC-reID tree of images from another
+domain, and a DukeMTMC-VideoReID tree of tracklets.
 
 Generation is deterministic (a seed fixes every pixel), takes a few seconds, and is atomic: the tree is written to
 a hidden temporary folder next to the target and renamed into place when complete, so an interrupted run never
@@ -12,7 +13,8 @@ import time
 import numpy as np
 
 from ...utils.iotools import mkdir_if_missing
-from .drawing import next_pose, render, sample_camera, sample_identity, sample_pose
+from .drawing import (next_pose, render, sample_camera, sample_identity, sample_outdoor_camera, sample_pose,
+                      sample_winter_identity)
 
 DEMO_SEED = 0
 JPEG_QUALITY = 90
@@ -27,6 +29,19 @@ IMAGE_DEMO_SIZES = {
     'gallery_images_per_camera': (1, 3),
     'num_distractors': 40,              # pid 0 gallery images of people outside the benchmark
     'num_junk': 20,                     # pid -1 gallery images (false detections), dropped by the reader
+}
+
+# Sizes of the second image domain (DukeMTMC-reID layout): other people, other cameras.
+DUKE_DEMO_SIZES = {
+    'num_cameras': 8,
+    'num_train_ids': 75,
+    'num_test_ids': 40,
+    'cameras_per_id': (2, 4),
+    'train_images_per_camera': (2, 3),
+    'gallery_images_per_camera': (1, 3),
+    'num_distractor_ids': 20,           # gallery-only identities (1..3 images each)
+    'num_distractors': 0,
+    'num_junk': 0,
 }
 
 # Sizes of the video demo (DukeMTMC-VideoReID layout).
@@ -85,15 +100,57 @@ def generate_image_demo(target_dir, seed=DEMO_SEED, sizes=None):
     1..3 gallery images per camera, so every query has a true match in another camera.
     """
     sizes = dict(IMAGE_DEMO_SIZES, **(sizes or {}))
-    rng = np.random.RandomState(seed)
+    if not 2 <= sizes['num_cameras'] <= 6:
+        raise ValueError('the image demo uses Market-1501 names, which allow 2..6 cameras, got {}'.format(
+            sizes['num_cameras']))
+
+    def market_name(pid, camid, frame):
+        pid_text = '-1' if pid == -1 else '{:04d}'.format(pid)
+        return '{}_c{}s1_{:06d}_00.jpg'.format(pid_text, camid + 1, frame)
+
+    _write_image_benchmark(target_dir, np.random.RandomState(seed), sizes, sample_camera, sample_identity,
+                           market_name)
+
+
+def generate_duke_style_demo(target_dir, seed=DEMO_SEED, sizes=None):
+    """Write the second demo domain, a DukeMTMC-reID tree: ``DukeMTMC-reID/{bounding_box_train, query,
+    bounding_box_test}/<pid:04d>_c<camera>_f<frame:07d>.jpg``.
+
+    Same protocol as :func:`generate_image_demo`, but other people and other cameras: winter clothing (darker,
+    duller), dim and strongly tinted outdoor lighting, a higher and farther viewpoint (smaller people, more
+    floor), more blur and noise. Distractors are gallery-only identities with their own pids, as in
+    DukeMTMC-reID (which has no pid 0 and no junk images).
+    """
+    sizes = dict(DUKE_DEMO_SIZES, **(sizes or {}))
+    if not 2 <= sizes['num_cameras'] <= 8:
+        raise ValueError('the Duke-style demo uses DukeMTMC-reID names, which allow 2..8 cameras, got {}'.format(
+            sizes['num_cameras']))
+
+    def duke_name(pid, camid, frame):
+        return '{:04d}_c{}_f{:07d}.jpg'.format(pid, camid + 1, frame)
+
+    _write_image_benchmark(os.path.join(target_dir, 'DukeMTMC-reID'), np.random.RandomState(seed + 2000003),
+                           sizes, sample_outdoor_camera, sample_winter_identity, duke_name)
+
+
+def _write_image_benchmark(target_dir, rng, sizes, new_camera, new_identity, image_name):
+    """Draw and write one image benchmark (train/query/gallery folders) in the naming of ``image_name``.
+
+    Args:
+        rng (RandomState): the only source of randomness (the draws happen in a fixed order).
+        sizes (dict): see IMAGE_DEMO_SIZES; ``num_distractor_ids`` (gallery-only identities),
+            ``num_distractors`` (pid 0 images) and ``num_junk`` (pid -1 images) may be 0.
+        new_camera, new_identity (callable): ``f(rng)`` -> camera / identity dict (see :mod:`.drawing`).
+        image_name (callable): ``f(pid, camid, frame)`` -> file name.
+    """
     num_cameras = sizes['num_cameras']
-    if not 2 <= num_cameras <= 6:
-        raise ValueError('the image demo uses Market-1501 names, which allow 2..6 cameras, got {}'.format(num_cameras))
-    cameras = [sample_camera(rng) for _ in range(num_cameras)]
-    num_ids = sizes['num_train_ids'] + sizes['num_test_ids']
+    cameras = [new_camera(rng) for _ in range(num_cameras)]
+    num_distractor_ids = sizes.get('num_distractor_ids', 0)
+    num_ids = sizes['num_train_ids'] + sizes['num_test_ids'] + num_distractor_ids
     pids = rng.permutation(np.arange(1, num_ids + 1))
     train_pids = sorted(int(pid) for pid in pids[:sizes['num_train_ids']])
-    test_pids = sorted(int(pid) for pid in pids[sizes['num_train_ids']:])
+    test_pids = sorted(int(pid) for pid in pids[sizes['num_train_ids']:sizes['num_train_ids'] + sizes['num_test_ids']])
+    distractor_pids = sorted(int(pid) for pid in pids[sizes['num_train_ids'] + sizes['num_test_ids']:])
     next_frame = [int(rng.randint(1, 300)) for _ in range(num_cameras)]
 
     folders = {name: os.path.join(target_dir, name) for name in ('bounding_box_train', 'query', 'bounding_box_test')}
@@ -103,30 +160,32 @@ def generate_image_demo(target_dir, seed=DEMO_SEED, sizes=None):
     def write(folder, pid, camid, identity, person_visible=True):
         frame = next_frame[camid]
         next_frame[camid] += int(rng.randint(5, 60))
-        pid_text = '-1' if pid == -1 else '{:04d}'.format(pid)
-        name = '{}_c{}s1_{:06d}_00.jpg'.format(pid_text, camid + 1, frame)
         camera = cameras[camid]
         image = render(identity, camera, sample_pose(rng, camera), rng, person_visible=person_visible)
-        _save(image, os.path.join(folders[folder], name))
+        _save(image, os.path.join(folders[folder], image_name(pid, camid, frame)))
 
     def seen_by(rng):
         return sorted(rng.choice(num_cameras, size=_between(rng, sizes['cameras_per_id']), replace=False))
 
     for pid in train_pids:
-        identity = sample_identity(rng)
+        identity = new_identity(rng)
         for camid in seen_by(rng):
             for _ in range(_between(rng, sizes['train_images_per_camera'])):
                 write('bounding_box_train', pid, camid, identity)
     for pid in test_pids:
-        identity = sample_identity(rng)
+        identity = new_identity(rng)
         for camid in seen_by(rng):
             write('query', pid, camid, identity)
             for _ in range(_between(rng, sizes['gallery_images_per_camera'])):
                 write('bounding_box_test', pid, camid, identity)
+    for pid in distractor_pids:
+        identity = new_identity(rng)
+        for _ in range(_between(rng, sizes['gallery_images_per_camera'])):
+            write('bounding_box_test', pid, int(rng.randint(num_cameras)), identity)
     for _ in range(sizes['num_distractors']):
-        write('bounding_box_test', 0, int(rng.randint(num_cameras)), sample_identity(rng))
+        write('bounding_box_test', 0, int(rng.randint(num_cameras)), new_identity(rng))
     for _ in range(sizes['num_junk']):
-        write('bounding_box_test', -1, int(rng.randint(num_cameras)), sample_identity(rng),
+        write('bounding_box_test', -1, int(rng.randint(num_cameras)), new_identity(rng),
               person_visible=rng.rand() < 0.5)
 
 
