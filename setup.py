@@ -85,6 +85,8 @@ setup(
         'onnx': ['onnx>=1.14', 'onnxruntime>=1.16'],
         # torchreid 1.4's model definitions (as pyppbox_torchreid), for tests/test_models_1x.py's parity checks
         'reference': ['pyppbox-torchreid==1.4.1.0', 'opencv-python-headless'],
+        # BoxMOT 25 (its boxmot.reid backends), for tests/test_export_tracker.py's checks of our deployment files
+        'tracker': ['boxmot>=25'],
     },
     ext_modules=extensions(),
     cmdclass={'build_ext': OptionalBuildExt},

@@ -3,7 +3,7 @@
 Both pipelines read the same JPEG files in the same process with one torch thread (as a DataLoader worker runs),
 in interleaved rounds; the median round is reported. The seed's item is ``Image.open(path).convert('RGB')`` then
 Random2DTranslation (PIL resizes), RandomHorizontalFlip, ToTensor, Normalize (``build_seed_transforms``). Ours is
-``ImageDataset(samples, build_transforms(...)[i])[index]``: JPEG decoded straight to a uint8 tensor (large ones at
+``ImageSampleDataset(samples, build_transforms(...)[i])[index]``: JPEG decoded straight to a uint8 tensor (large ones at
 reduced DCT scale), uint8 resize, fused normalisation.
 
 Sources are crops of a real photograph (matplotlib's sample image; smooth random images if it is missing),
@@ -25,7 +25,7 @@ from PIL import Image, features
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from torchreid.data import ImageDataset, build_seed_transforms, build_transforms  # noqa: E402
+from torchreid.data import ImageSampleDataset, build_seed_transforms, build_transforms  # noqa: E402
 
 
 def source_photo():
@@ -60,7 +60,7 @@ def make_jpegs(folder, height, width, count, seed=0):
 
 
 def seed_item(path, transform):
-    """What the seed's ImageDataset did per item."""
+    """What the seed's ImageSampleDataset did per item."""
     return transform(Image.open(path).convert('RGB'))
 
 
@@ -114,7 +114,7 @@ def main():
             index_of = {path: index for index, path in enumerate(paths)}
             for stage, seed_transform, fast_transform in [('train', seed_train, fast_train),
                                                           ('test', seed_test, fast_test)]:
-                dataset = ImageDataset([(path, 0, 0) for path in paths], fast_transform)
+                dataset = ImageSampleDataset([(path, 0, 0) for path in paths], fast_transform)
                 speeds = compare(paths, [
                     ('seed', lambda path: seed_item(path, seed_transform)),
                     ('ours', lambda path: dataset[index_of[path]]),

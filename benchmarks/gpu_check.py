@@ -330,12 +330,12 @@ def build_engine(arch, num_classes, precision, device, dry_run, optimizer_name='
     from torchreid.engine.engine import SoftmaxEngine
     from torchreid.losses import CrossEntropyLoss
     from torchreid.models import init_model
-    from torchreid.optim import build_lr_scheduler, build_optimizer
+    from torchreid.optim import make_lr_scheduler, make_optimizer
 
     torch.manual_seed(0)
     model = quietly(init_model, arch, num_classes=num_classes, loss={'xent'}, pretrained=False).to(device)
-    optimizer = build_optimizer(optimizer_name, model.parameters(), lr, 5e-4)
-    scheduler = build_lr_scheduler(optimizer, [1000])
+    optimizer = make_optimizer(optimizer_name, model.parameters(), lr, 5e-4)
+    scheduler = make_lr_scheduler(optimizer, 'multi_step', [1000])
     amp = None if precision == 'fp32' else precision
     cpu_fp16 = dry_run and precision == 'fp16'
     engine = SoftmaxEngine(model, optimizer, scheduler, None, None, device, os.devnull,

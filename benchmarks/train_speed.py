@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from torchreid.engine.engine import SoftmaxEngine, TripletEngine, make_autocast  # noqa: E402
 from torchreid.losses import CrossEntropyLoss, TripletLoss  # noqa: E402
 from torchreid.models import init_model  # noqa: E402
-from torchreid.optim import build_lr_scheduler, build_optimizer  # noqa: E402
+from torchreid.optim import make_lr_scheduler, make_optimizer  # noqa: E402
 
 
 class RepeatedBatch(object):
@@ -53,7 +53,7 @@ def build(args, device, num_classes):
     torch.manual_seed(0)
     loss = {'xent'} if args.loss == 'xent' else {'xent', 'htri'}
     model = init_model(args.arch, num_classes=num_classes, loss=loss, pretrained=False).to(device)
-    optimizer = build_optimizer('adam', model.parameters(), 3e-4, 5e-4)
+    optimizer = make_optimizer('adam', model.parameters(), 3e-4, 5e-4)
     return model, optimizer
 
 
@@ -84,7 +84,7 @@ def bare_round(args, device, imgs, pids, num_classes):
 def engine_round(args, device, imgs, pids, num_classes):
     """Seconds for one engine epoch of ``iters`` batches (progress lines every 10 batches, as the default)."""
     model, optimizer = build(args, device, num_classes)
-    scheduler = build_lr_scheduler(optimizer, [100])
+    scheduler = make_lr_scheduler(optimizer, 'multi_step', [100])
     loader = RepeatedBatch(imgs, pids, args.iters)
     common = dict(print_freq=10, amp=args.amp)
     if args.loss == 'xent':

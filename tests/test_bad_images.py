@@ -15,8 +15,8 @@ from torchvision.transforms.functional import pil_to_tensor
 
 import torchreid.data.image_io as image_io
 from dataset_trees import MARKET_GALLERY, MARKET_QUERY, MARKET_TRAIN, write_images
-from torchreid.data import (ImageDataset, ImageNotFoundError, ImageReadError, VideoDataset, read_image,
-                            read_image_tensor, worker_error_message)
+from torchreid.data import (ImageNotFoundError, ImageReadError, ImageSampleDataset, TrackletSampleDataset,
+                            read_image, read_image_tensor, worker_error_message)
 from torchreid.data.image_check import find_unreadable_images, image_paths
 import torchreid.datasets as registry
 from torchreid.datasets import init_imgreid_dataset
@@ -130,7 +130,7 @@ def test_worker_errors_keep_their_type_and_message(tmp_path, num_workers):
     with pytest.raises(ImageReadError) as direct:
         read_image(tmp_path / 'empty.png')
     samples = [(str(tmp_path / 'good.png'), 0, 0), (str(tmp_path / 'empty.png'), 0, 1)]
-    loader = DataLoader(ImageDataset(samples, transform=pil_to_tensor), batch_size=1, num_workers=num_workers)
+    loader = DataLoader(ImageSampleDataset(samples, transform=pil_to_tensor), batch_size=1, num_workers=num_workers)
     with pytest.raises(ImageReadError) as info:
         list(loader)
     if num_workers:
@@ -214,7 +214,7 @@ def test_video_dataset_reports_the_bad_frame(tmp_path):
     (tmp_path / 'f0.png').write_bytes(PNG)
     (tmp_path / 'f1.png').write_bytes(PNG[:100])
     tracklets = [((str(tmp_path / 'f0.png'), str(tmp_path / 'f1.png')), 0, 0)]
-    loader = DataLoader(VideoDataset(tracklets, seq_len=2), batch_size=1, num_workers=1)
+    loader = DataLoader(TrackletSampleDataset(tracklets, seq_len=2), batch_size=1, num_workers=1)
     with pytest.raises(ImageReadError) as info:
         list(loader)
     assert "image '{}'".format(tmp_path / 'f1.png') in worker_error_message(info.value)

@@ -8,9 +8,9 @@ import torch
 from PIL import Image
 
 import torchreid.data.image_io as image_io
-from torchreid.data import (ImageDataset, VideoClipDataset, VideoDataset, build_test_loader, build_train_loader,
-                            build_transforms, collate_with_paths, read_image, read_image_tensor, sample_frame_indices,
-                            tracklets_to_frames)
+from torchreid.data import (ImageSampleDataset, TrackletSampleDataset, VideoClipDataset, build_test_loader,
+                            build_train_loader, build_transforms, collate_with_paths, read_image, read_image_tensor,
+                            sample_frame_indices, tracklets_to_frames)
 from torchreid.data.image_io import jpeg_size
 
 REAL_OPEN = Image.open
@@ -178,7 +178,7 @@ def test_all_and_unknown_methods():
     with pytest.raises(ValueError, match="unknown video sample method 'uniform'; valid methods: evenly, random, all"):
         sample_frame_indices(7, 15, 'uniform')
     with pytest.raises(ValueError, match='valid methods: evenly, random, all'):
-        VideoDataset([(('a.jpg',), 0, 0)], sample='dense')
+        TrackletSampleDataset([(('a.jpg',), 0, 0)], sample='dense')
 
 
 # ---------------------------------------------------------------- datasets and collation
@@ -193,27 +193,27 @@ def test_image_dataset_items(tmp_path):
     paths = [write_image(tmp_path / '{}.jpg'.format(i), seed=i) for i in range(3)]
     samples = [(paths[0], 0, 1), (paths[1], 1, 0), (paths[2], 1, 2)]
     test_transform = build_transforms(32, 16)[1]
-    img, pid, camid, path = ImageDataset(samples, test_transform)[2]
+    img, pid, camid, path = ImageSampleDataset(samples, test_transform)[2]
     assert img.shape == (3, 32, 16) and img.dtype == torch.float32
     assert (pid, camid, path) == (1, 2, paths[2])
     # Pipelines read through read_image_tensor; the result equals the pipeline applied to the PIL image.
     assert torch.equal(img, test_transform(read_image(paths[2])))
-    raw, _, _, _ = ImageDataset(samples)[0]
+    raw, _, _, _ = ImageSampleDataset(samples)[0]
     assert isinstance(raw, Image.Image) and raw.mode == 'RGB'
-    with pytest.raises(ValueError, match='ImageDataset got tracklets'):
-        ImageDataset([(tuple(paths), 0, 0)])
+    with pytest.raises(ValueError, match='ImageSampleDataset got tracklets'):
+        ImageSampleDataset([(tuple(paths), 0, 0)])
 
 
 def test_video_dataset_loads_the_sampled_frames_in_order(tracklet):
     samples = [(tracklet, 4, 1)]
-    imgs, pid, camid, paths = VideoDataset(samples, seq_len=3, sample='evenly')[0]
+    imgs, pid, camid, paths = TrackletSampleDataset(samples, seq_len=3, sample='evenly')[0]
     assert imgs.shape == (3, 3, 32, 16) and imgs.dtype == torch.uint8
     # 7 frames, seq_len 3: drop 1, stride 2 -> frames 0, 2, 4.
     assert imgs[:, 0, 0, 0].tolist() == [0, 60, 120]
     assert (pid, camid, paths) == (4, 1, tracklet)
-    padded, _, _, _ = VideoDataset(samples, seq_len=9, sample='evenly')[0]
+    padded, _, _, _ = TrackletSampleDataset(samples, seq_len=9, sample='evenly')[0]
     assert padded[:, 0, 0, 0].tolist() == [0, 30, 60, 90, 120, 150, 180, 180, 180]
-    everything, _, _, _ = VideoDataset(samples, sample='all', transform=build_transforms(32, 16)[1])[0]
+    everything, _, _, _ = TrackletSampleDataset(samples, sample='all', transform=build_transforms(32, 16)[1])[0]
     assert everything.shape == (7, 3, 32, 16) and everything.dtype == torch.float32
 
 

@@ -18,7 +18,7 @@ from torchreid.engine.evaluation import EvalResult
 from torchreid.engine.logging import Logger, RunRecorder, log_to_file_only
 from torchreid.engine.rng import capture_rng_state, preserved_rng_state, restore_rng_state
 from torchreid.losses import CenterLoss, CrossEntropyLoss, TripletLoss
-from torchreid.optim import build_lr_scheduler, build_optimizer
+from torchreid.optim import make_lr_scheduler, make_optimizer
 from torchreid.utils.checkpoint import load_checkpoint
 
 
@@ -76,8 +76,8 @@ def make_engine(save_dir, evaluator=None, seed=0, cls=SoftmaxEngine, model=None,
                 **kwargs):
     torch.manual_seed(seed)
     model = model or TinyNet(dropout=0.2)
-    optimizer = build_optimizer('adam', model.parameters(), 0.01, 5e-4)
-    scheduler = build_lr_scheduler(optimizer, list(milestones), gamma=0.5)
+    optimizer = make_optimizer('adam', model.parameters(), 0.01, 5e-4)
+    scheduler = make_lr_scheduler(optimizer, 'multi_step', list(milestones), gamma=0.5)
     loss_kwargs = loss_kwargs or {'criterion': CrossEntropyLoss(NUM_CLASSES, label_smooth=False)}
     return cls(model, optimizer, scheduler, make_loader(seed=seed), evaluator, torch.device('cpu'), str(save_dir),
                print_freq=2, **loss_kwargs, **kwargs)
@@ -113,7 +113,7 @@ def _train(save_dir, max_epoch, resume_from=None, evaluator_rank1s=(0.1, 0.2, 0.
     engine = make_engine(save_dir, evaluator or ScriptedEvaluator(evaluator_rank1s), milestones=milestones)
     fixbase_optimizer = None
     if fixbase_epoch:
-        fixbase_optimizer = build_optimizer('adam', engine.model.classifier.parameters(), 0.02, 0)
+        fixbase_optimizer = make_optimizer('adam', engine.model.classifier.parameters(), 0.02, 0)
     start_epoch = 0
     if resume_from is not None:
         checkpoint = load_checkpoint(resume_from)
@@ -158,7 +158,7 @@ def test_resume_in_the_middle_of_an_lr_plateau(tmp_path):
 
 
 def _fixbase_optimizer(engine):
-    return build_optimizer('adam', engine.model.classifier.parameters(), 0.02, 0)
+    return make_optimizer('adam', engine.model.classifier.parameters(), 0.02, 0)
 
 
 def test_resume_from_a_fixbase_epoch(tmp_path):
@@ -264,7 +264,7 @@ def test_seed_checkpoint_resume_continues_lr_schedule(tmp_path):
 def test_fixbase_trains_only_the_classifier_with_frozen_bn(tmp_path):
     engine = make_engine(tmp_path, ScriptedEvaluator([0.5]))
     before = {k: v.clone() for k, v in engine.model.state_dict().items()}
-    fixbase_optimizer = build_optimizer('adam', engine.model.classifier.parameters(), 0.01, 0)
+    fixbase_optimizer = make_optimizer('adam', engine.model.classifier.parameters(), 0.01, 0)
     engine.run_fixbase(2, fixbase_optimizer, start_epoch=0)
     after = engine.model.state_dict()
     changed = {k for k in before if not torch.equal(before[k], after[k])}
@@ -330,9 +330,9 @@ def test_center_loss_centres_train_and_are_checkpointed(tmp_path):
     model = TinyNet(loss=('xent', 'htri'))
     criterion_cent = CenterLoss(NUM_CLASSES, 8)
     centres_before = criterion_cent.centers.detach().clone()
-    optimizer = build_optimizer('adam', [{'params': model.parameters()},
+    optimizer = make_optimizer('adam', [{'params': model.parameters()},
                                          {'params': criterion_cent.parameters(), 'weight_decay': 0.}], 0.01, 5e-4)
-    engine = TripletEngine(model, optimizer, build_lr_scheduler(optimizer, [10]), make_loader(), None,
+    engine = TripletEngine(model, optimizer, make_lr_scheduler(optimizer, 'multi_step', [10]), make_loader(), None,
                            torch.device('cpu'), str(tmp_path), criterion_xent=CrossEntropyLoss(NUM_CLASSES),
                            criterion_htri=TripletLoss(), criterion_cent=criterion_cent, lambda_cent=0.5)
     engine.run(max_epoch=1)
@@ -447,14 +447,14 @@ def test_hacnn_trains_and_evaluates_on_cpu_with_both_engines(loss, tmp_path):
     torch.manual_seed(0)
     model = init_model('hacnn', num_classes=NUM_CLASSES, loss={'xent'} if loss == 'xent' else {'xent', 'htri'},
                        pretrained=False)
-    optimizer = build_optimizer('adam', model.parameters(), 3e-4, 0)
+    optimizer = make_optimizer('adam', model.parameters(), 3e-4, 0)
     if loss == 'xent':
         kwargs = {'criterion': CrossEntropyLoss(NUM_CLASSES)}
         cls = SoftmaxEngine
     else:
         kwargs = {'criterion_xent': CrossEntropyLoss(NUM_CLASSES), 'criterion_htri': TripletLoss()}
         cls = TripletEngine
-    engine = cls(model, optimizer, build_lr_scheduler(optimizer, [10]), None, None, torch.device('cpu'),
+    engine = cls(model, optimizer, make_lr_scheduler(optimizer, 'multi_step', [10]), None, None, torch.device('cpu'),
                  str(tmp_path), **kwargs)
     pids = torch.tensor([0, 0, 1, 1])
     images = torch.randn(4, 3, 160, 64)

@@ -133,3 +133,21 @@ def test_rerank_changes_the_distances_and_keeps_them():
     expected = re_ranking(compute_distance_matrix(query[0], gallery[0]), compute_distance_matrix(query[0], query[0]),
                           compute_distance_matrix(gallery[0], gallery[0]))
     assert np.allclose(result.distmat, expected)
+
+
+@pytest.mark.parametrize('terminal', [False, True])
+def test_the_tiled_evaluation_shows_progress_only_on_a_terminal(terminal, monkeypatch):
+    from torchreid import metrics
+    from torchreid.engine import evaluation
+    calls = []
+    real = metrics.evaluate_features
+
+    def recording(*args, **kwargs):
+        calls.append(kwargs.get('progress'))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(metrics, 'evaluate_features', recording)
+    monkeypatch.setattr(evaluation, 'console_is_terminal', lambda: terminal)
+    query, gallery = _random_sets()
+    Evaluator(None, None, torch.device('cpu')).compute_metrics(query, gallery)
+    assert calls == [terminal]

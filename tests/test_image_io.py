@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 import torchreid.data.image_io as image_io
-from torchreid.data import ImageDataset, array_to_rgb_tensor, read_image, read_image_tensor, to_rgb
+from torchreid.data import ImageSampleDataset, array_to_rgb_tensor, read_image, read_image_tensor, to_rgb
 
 # A tiny 8-bit picture whose values cover the extremes and both halves of the range.
 PICTURE_8 = np.array([[0, 1, 127, 128], [200, 254, 255, 77]], dtype=np.uint8)
@@ -199,7 +199,7 @@ def test_pathlib_paths_are_accepted_everywhere(tmp_path):
     assert isinstance(path, Path)
     assert np.array_equal(read_both(path), grey_rgb(PICTURE_8))
     assert read_image(path, decode_size=(1, 1)).size == (4, 2)
-    img, pid, camid, item_path = ImageDataset([(path, 3, 1)])[0]
+    img, pid, camid, item_path = ImageSampleDataset([(path, 3, 1)])[0]
     assert np.array_equal(pixels(img), grey_rgb(PICTURE_8)) and (pid, camid, item_path) == (3, 1, path)
 
 

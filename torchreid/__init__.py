@@ -6,3 +6,14 @@ Subpackages: ``datasets`` (benchmarks and the demo data), ``data`` (loaders, sam
 from .version import __version__
 
 __author__ = 'torchreid contributors'
+
+_SUBPACKAGES = ('data', 'datasets', 'engine', 'losses', 'metrics', 'models', 'optim', 'utils')
+
+
+def __getattr__(name):
+    """``import torchreid`` then ``torchreid.models.build_model(...)`` works, as in torchreid 1.x: each subpackage
+    is imported on first use (so ``import torchreid`` stays fast)."""
+    if name in _SUBPACKAGES:
+        import importlib
+        return importlib.import_module('.' + name, __name__)
+    raise AttributeError("module 'torchreid' has no attribute '{}'".format(name))

@@ -144,6 +144,98 @@ def _name_list(names, argument):
     return names
 
 
+def check_dataset_options(names, split_id, dataset_options):
+    """Options that no named dataset takes are errors, not silently ignored."""
+    takes = {name: inspect.signature(reid_datasets.get_dataset_class(name).__init__).parameters for name in names}
+    if split_id != 0 and not any('split_id' in parameters for parameters in takes.values()):
+        raise ValueError('split_id={} but none of {} has several splits'.format(split_id, ', '.join(names)))
+    for option, value in (dataset_options or {}).items():
+        if value and not any(option in parameters for parameters in takes.values()):
+            raise ValueError('{}=True but none of {} takes it'.format(option, ', '.join(names)))
+
+
+def load_dataset(data_type, name, root, split_id=0, dataset_options=None, verbose=True):
+    """Dataset ``name`` with the options of ``dataset_options`` that its constructor takes (and ``split_id`` if it
+    has several splits)."""
+    dataset_class = reid_datasets.get_dataset_class(name)
+    parameters = inspect.signature(dataset_class.__init__).parameters
+    kwargs = {option: value for option, value in (dataset_options or {}).items() if option in parameters}
+    if 'split_id' in parameters:
+        kwargs['split_id'] = split_id
+    if verbose:
+        print('Initializing dataset {}'.format(name))
+    init = reid_datasets.init_vidreid_dataset if data_type == 'video' else reid_datasets.init_imgreid_dataset
+    return init(name, root=root, verbose=verbose, **kwargs)
+
+
+def make_train_loader(train_set, transform, sampler, batch_size, workers, **options):
+    """The train loader of a :class:`MergedTrainSet`; its batches are :class:`ReidBatch` es (with dsetids)."""
+    loader = build_train_loader(train_set.train, transform, batch_size, workers, sampler=sampler, **options)
+    loader.collate_fn = ReidBatchCollate(train_set.pid_offsets)  # allowed after construction
+    return loader
+
+
+def combineall_warning(name):
+    """What to tell a user who evaluates on a source whose query and gallery were trained on (combineall)."""
+    return ("combineall trains on the query and gallery of '{}', which is also a target: its results are not "
+            "comparable to published ones".format(name))
+
+
+class ReidData(object):
+    """What :func:`build_reid_data` builds (the attributes of the data managers, see :class:`DataManager`), plus
+    ``combined_targets``: the targets whose query and gallery are in the training set (combineall)."""
+
+    def __init__(self, **attributes):
+        self.__dict__.update(attributes)
+
+
+def build_reid_data(data_type, root, sources, targets, train_transform, test_transform, split_id=0,
+                    combineall=False, dataset_options=None, batch_size_train=32, batch_size_test=32, workers=4,
+                    train_sampler='random', num_instances=4, seed=0, pin_memory=False, num_replicas=1, rank=0,
+                    train_clip_len=None, seq_len=15, sample_method='evenly', build_train_loader=True, verbose=True):
+    """The one path from dataset names to datasets and loaders, for the data managers and the four scripts.
+
+    Loads every source and target once; merges the sources' train sets (each first combined with its query and
+    gallery when ``combineall``) into a :class:`MergedTrainSet` (pids and camids offset per source); builds its
+    train loader (``train_sampler`` 'random' or 'identity'; clips of ``train_clip_len`` frames for clip-level
+    video training, else frames or images) unless ``build_train_loader`` is False (evaluation only), and a query
+    and a gallery loader per target (tracklets sampled by ``sample_method``, ``seq_len`` frames). Batches are
+    :class:`ReidBatch` es. A training-only dataset (CUHK-SYSU) cannot be a target; an evaluation-only one cannot
+    be a source. Returns a :class:`ReidData`.
+    """
+    sources, targets = list(sources), list(targets)
+    video = data_type == 'video'
+    datasets = {}
+    for name in sources + [name for name in targets if name not in sources]:
+        datasets[name] = load_dataset(data_type, name, root, split_id, dataset_options, verbose)
+    for name in targets:
+        if datasets[name].train_only:
+            raise ValueError("'{}' cannot be a target: it is a training-only dataset (it has no query or gallery); "
+                             "use it as a source".format(name))
+    train_datasets = [combine_all(datasets[name], verbose=verbose) if combineall else datasets[name]
+                      for name in sources]
+    train_set = MergedTrainSet(train_datasets, sources, verbose=verbose)
+    train_loader = None
+    if build_train_loader:
+        train_loader = make_train_loader(train_set, train_transform, train_sampler, batch_size_train, workers,
+                                         num_instances=num_instances, seed=seed, pin_memory=pin_memory,
+                                         num_replicas=num_replicas, rank=rank, video_clip_len=train_clip_len)
+    test_loader, test_dataset = {}, {}
+    for name in targets:
+        dataset = datasets[name]
+        test_dataset[name] = {'query': dataset.query, 'gallery': dataset.gallery}
+        test_loader[name] = {}
+        for subset in ('query', 'gallery'):
+            loader = build_test_loader(getattr(dataset, subset), test_transform, batch_size_test, workers,
+                                       video=video, seq_len=seq_len, sample=sample_method, pin_memory=pin_memory)
+            loader.collate_fn = ReidBatchCollate()  # allowed after construction; workers start on iteration
+            test_loader[name][subset] = loader
+    return ReidData(sources=sources, targets=targets, datasets=datasets, train_set=train_set,
+                    num_train_pids=train_set.num_train_pids, num_train_cams=train_set.num_train_cams,
+                    train_loader=train_loader, test_loader=test_loader, test_dataset=test_dataset,
+                    combined_targets=[name for name in sources if combineall and name in targets])
+
+
 class DataManager(object):
     """What the image and video managers share: the datasets, the merged training set and the loaders.
 
@@ -169,8 +261,8 @@ class DataManager(object):
         if self.sources is None:
             raise ValueError('sources must not be None: give the names of the training datasets')
         self.targets = _name_list(targets, 'targets') or list(self.sources)
-        all_names = self.sources + [name for name in self.targets if name not in self.sources]
-        self._check_dataset_options(all_names, split_id, dataset_options)
+        check_dataset_options(self.sources + [name for name in self.targets if name not in self.sources],
+                              split_id, dataset_options)
         self.height, self.width = height, width
         self.combineall = combineall
         self._check_1x_options(num_cams, num_datasets, train_sampler, train_sampler_t, load_train_targets)
@@ -178,30 +270,22 @@ class DataManager(object):
                                                                         norm_std)
         self.use_gpu = use_gpu and torch.cuda.is_available()
         video = self.data_type == 'video'
+        reid_data = build_reid_data(
+            self.data_type, root, self.sources, self.targets, self.transform_tr, self.transform_te,
+            split_id=split_id, combineall=combineall, dataset_options=dataset_options,
+            batch_size_train=batch_size_train, batch_size_test=batch_size_test, workers=workers,
+            train_sampler=TRAIN_SAMPLERS_1X[train_sampler], num_instances=num_instances, seed=seed,
+            pin_memory=self.use_gpu, num_replicas=num_replicas, rank=rank, train_clip_len=seq_len if video else None,
+            seq_len=seq_len or 15, sample_method=sample_method, verbose=verbose)
+        for name in reid_data.combined_targets:
+            print('Warning: ' + combineall_warning(name))
+        self.datasets = reid_data.datasets
+        self.train_set = reid_data.train_set
+        self.num_train_pids = reid_data.num_train_pids
+        self.num_train_cams = reid_data.num_train_cams
+        self.train_loader = reid_data.train_loader
+        self.test_loader, self.test_dataset = reid_data.test_loader, reid_data.test_dataset
 
-        self.datasets = {}
-        for name in all_names:
-            self.datasets[name] = self._load_dataset(name, root, split_id, dataset_options, verbose)
-        for name in self.targets:
-            if self.datasets[name].train_only:
-                raise ValueError("'{}' cannot be a target: it is a training-only dataset (it has no query or "
-                                 "gallery); use it as a source".format(name))
-
-        train_datasets = [combine_all(self.datasets[name], verbose=verbose) if combineall else self.datasets[name]
-                          for name in self.sources]
-        if combineall:
-            for name in self.sources:
-                if name in self.targets:
-                    print("Warning: combineall trains on the query and gallery of '{}', which is also a target: "
-                          "its results are not comparable to published ones".format(name))
-        self.train_set = MergedTrainSet(train_datasets, self.sources, verbose=verbose)
-        self.num_train_pids = self.train_set.num_train_pids
-        self.num_train_cams = self.train_set.num_train_cams
-
-        loader_options = dict(num_instances=num_instances, seed=seed, pin_memory=self.use_gpu,
-                              num_replicas=num_replicas, rank=rank, video_clip_len=seq_len if video else None)
-        self.train_loader = self._train_loader(self.train_set, TRAIN_SAMPLERS_1X[train_sampler], batch_size_train,
-                                               workers, loader_options)
         self.train_loader_t = None
         if load_train_targets:
             overlap = sorted(set(self.sources) & set(self.targets))
@@ -210,20 +294,10 @@ class DataManager(object):
                                  '{}'.format(', '.join(overlap)))
             target_set = MergedTrainSet([self.datasets[name] for name in self.targets], self.targets,
                                         verbose=verbose)
-            self.train_loader_t = self._train_loader(target_set, TRAIN_SAMPLERS_1X[train_sampler_t],
-                                                     batch_size_train, workers, loader_options)
-
-        self.test_loader, self.test_dataset = {}, {}
-        for name in self.targets:
-            dataset = self.datasets[name]
-            self.test_dataset[name] = {'query': dataset.query, 'gallery': dataset.gallery}
-            self.test_loader[name] = {}
-            for subset in ('query', 'gallery'):
-                loader = build_test_loader(getattr(dataset, subset), self.transform_te, batch_size_test, workers,
-                                           video=video, seq_len=seq_len or 15, sample=sample_method,
-                                           pin_memory=self.use_gpu)
-                loader.collate_fn = ReidBatchCollate()  # allowed after construction; workers start on iteration
-                self.test_loader[name][subset] = loader
+            self.train_loader_t = make_train_loader(
+                target_set, self.transform_tr, TRAIN_SAMPLERS_1X[train_sampler_t], batch_size_train, workers,
+                num_instances=num_instances, seed=seed, pin_memory=self.use_gpu, num_replicas=num_replicas, rank=rank,
+                video_clip_len=seq_len if video else None)
 
     @staticmethod
     def _check_1x_options(num_cams, num_datasets, train_sampler, train_sampler_t, load_train_targets):
@@ -239,34 +313,6 @@ class DataManager(object):
                              'RandomDatasetSampler, which are not available here; leave them at 1')
         if train_sampler_t != 'RandomSampler' and not load_train_targets:
             raise ValueError('train_sampler_t only applies with load_train_targets=True')
-
-    def _load_dataset(self, name, root, split_id, dataset_options, verbose):
-        dataset_class = reid_datasets.get_dataset_class(name)
-        kwargs = {option: value for option, value in dataset_options.items()
-                  if option in inspect.signature(dataset_class.__init__).parameters}
-        if 'split_id' in inspect.signature(dataset_class.__init__).parameters:
-            kwargs['split_id'] = split_id
-        if verbose:
-            print("=> Loading '{}'".format(name))
-        init = reid_datasets.init_vidreid_dataset if self.data_type == 'video' else \
-            reid_datasets.init_imgreid_dataset
-        return init(name, root=root, verbose=verbose, **kwargs)
-
-    @staticmethod
-    def _check_dataset_options(names, split_id, dataset_options):
-        """Options that no named dataset takes are errors, not silently ignored."""
-        takes = {name: inspect.signature(reid_datasets.get_dataset_class(name).__init__).parameters for name in names}
-        if split_id != 0 and not any('split_id' in parameters for parameters in takes.values()):
-            raise ValueError('split_id={} but none of {} has several splits'.format(split_id, ', '.join(names)))
-        for option, value in dataset_options.items():
-            if value and not any(option in parameters for parameters in takes.values()):
-                raise ValueError('{}=True but none of {} takes it'.format(option, ', '.join(names)))
-
-    def _train_loader(self, train_set, sampler, batch_size, workers, loader_options):
-        loader = build_train_loader(train_set.train, self.transform_tr, batch_size, workers, sampler=sampler,
-                                    **loader_options)
-        loader.collate_fn = ReidBatchCollate(train_set.pid_offsets)  # allowed after construction
-        return loader
 
     def fetch_test_loaders(self, name):
         """(query loader, gallery loader) of target ``name``."""

@@ -68,13 +68,13 @@ def _load(path, transform):
     return img if transform is None else transform(img)
 
 
-class ImageDataset(Dataset):
+class ImageSampleDataset(Dataset):
     """Items ``(transform(image), pid, camid, path)``; without a transform the image is the PIL RGB image."""
 
     def __init__(self, samples, transform=None):
         if is_tracklet_list(samples):
-            raise ValueError('ImageDataset got tracklets (tuples of frame paths); use VideoDataset, or '
-                             'tracklets_to_frames(samples) for frame-level training')
+            raise ValueError('ImageSampleDataset got tracklets (tuples of frame paths); use TrackletSampleDataset, '
+                             'or tracklets_to_frames(samples) for frame-level training')
         self.samples = samples
         self.transform = transform
 
@@ -86,7 +86,7 @@ class ImageDataset(Dataset):
         return _load(path, self.transform), pid, camid, path
 
 
-class VideoDataset(Dataset):
+class TrackletSampleDataset(Dataset):
     """Items ``(imgs, pid, camid, paths)`` with ``imgs`` (S, C, H, W): the sampled frames of one tracklet, each
     transformed. S = seq_len, or the tracklet length for sample='all' (then use batch size 1).
 
@@ -100,8 +100,8 @@ class VideoDataset(Dataset):
         if seq_len < 1:
             raise ValueError('seq_len must be >= 1, got {}'.format(seq_len))
         if len(samples) > 0 and not is_tracklet_list(samples):
-            raise ValueError('VideoDataset needs tracklets: samples whose path is a tuple of frame paths, got {!r}'
-                             .format(samples[0][0]))
+            raise ValueError('TrackletSampleDataset needs tracklets: samples whose path is a tuple of frame paths, '
+                             'got {!r}'.format(samples[0][0]))
         self.samples = samples
         self.seq_len = seq_len
         self.sample = sample
@@ -125,7 +125,7 @@ class VideoDataset(Dataset):
         return torch.stack(frames), pid, camid, paths
 
 
-class VideoClipDataset(VideoDataset):
+class VideoClipDataset(TrackletSampleDataset):
     """Clip-level training on tracklets: each item is one random clip of ``seq_len`` frames per tracklet.
 
     The frames are drawn like sample='random' (sorted, without replacement unless the tracklet is shorter), and

@@ -5,8 +5,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..utils.seeding import seed_worker
-from .datasets import (ImageDataset, VideoClipDataset, VideoDataset, collate_with_paths, is_tracklet_list,
-                       tracklets_to_frames)
+from .datasets import (ImageSampleDataset, TrackletSampleDataset, VideoClipDataset, collate_with_paths,
+                       is_tracklet_list, tracklets_to_frames)
 from .samplers import build_train_sampler
 
 
@@ -46,7 +46,7 @@ def build_train_loader(samples, transform, batch_size, workers, sampler='random'
     else:
         if is_tracklet_list(samples):
             samples = tracklets_to_frames(samples)
-        dataset = ImageDataset(samples, transform)
+        dataset = ImageSampleDataset(samples, transform)
     train_sampler = build_train_sampler(dataset.samples, sampler, batch_size, num_instances=num_instances, seed=seed,
                                         num_replicas=num_replicas, rank=rank)
     return DataLoader(
@@ -67,9 +67,9 @@ def build_test_loader(samples, transform, batch_size, workers, video=False, seq_
         if sample == 'all' and batch_size != 1:
             raise ValueError("video sample method 'all' returns every frame, so tracklets differ in length: use a "
                              "test batch size of 1 (got {})".format(batch_size))
-        dataset = VideoDataset(samples, seq_len=seq_len, sample=sample, transform=transform)
+        dataset = TrackletSampleDataset(samples, seq_len=seq_len, sample=sample, transform=transform)
     else:
-        dataset = ImageDataset(samples, transform)
+        dataset = ImageSampleDataset(samples, transform)
     return DataLoader(
         dataset, batch_size=batch_size, shuffle=False, num_workers=workers, pin_memory=pin_memory, drop_last=False,
         collate_fn=collate_with_paths, worker_init_fn=seed_worker, persistent_workers=workers > 0)

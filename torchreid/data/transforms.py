@@ -101,9 +101,9 @@ class ToNormalizedTensor(object):
 class ImagePipeline(T.Compose):
     """A Compose that starts from a PIL image or a uint8 tensor (3, H, W), and says how large a source it needs.
 
-    ``decode_size`` (height, width) is the largest size any of its resizes produces. ImageDataset/VideoDataset
-    read images for an ImagePipeline with ``read_image_tensor(path, decode_size)``: no PIL image in between, and
-    large JPEGs decoded at reduced scale.
+    ``decode_size`` (height, width) is the largest size any of its resizes produces. ImageSampleDataset and
+    TrackletSampleDataset read images for an ImagePipeline with ``read_image_tensor(path, decode_size)``: no PIL
+    image in between, and large JPEGs decoded at reduced scale.
     """
 
     def __init__(self, transforms, decode_size):

@@ -217,3 +217,92 @@ class BaseImageDataset(BaseDataset):
 class BaseVideoDataset(BaseDataset):
     """A video dataset: every path is a tuple of frame files (one tracklet)."""
     is_video = True
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# torchreid 1.x's base classes of a user's own dataset
+# ----------------------------------------------------------------------------------------------------------------
+
+# what 1.x's data managers pass to every dataset, with 1.x's defaults; here the data managers do these jobs
+# themselves (transforms, combineall, the split to evaluate), so a dataset takes them only at their defaults
+_DATA_MANAGER_OPTIONS_1X = {'transform': None, 'k_tfm': 1, 'mode': 'train', 'combineall': False, 'split_id': 0,
+                            'cuhk03_labeled': False, 'cuhk03_classic_split': False, 'market1501_500k': False,
+                            'seq_len': 15, 'sample_method': 'evenly'}
+
+
+def _three_tuples(samples, subset):
+    """``(path, pid, camid)`` samples from 1.x's 3- or 4-tuples (``dsetid`` 0: here the data managers number the
+    sources themselves); ValueError for anything else."""
+    converted = []
+    for sample in samples:
+        if len(sample) == 4 and sample[3] != 0:
+            raise ValueError('{} sample {!r} has dsetid {}: dataset ids come from the order of the data manager\'s '
+                             'sources, so give (path, pid, camid) or dsetid 0'.format(subset, sample, sample[3]))
+        if len(sample) not in (3, 4):
+            raise ValueError('{} samples must be (path, pid, camid[, dsetid]) tuples, got {!r}'.format(
+                subset, sample))
+        converted.append(tuple(sample[:3]))
+    return converted
+
+
+class _Dataset1x(object):
+    """What torchreid 1.x's ``Dataset`` offers a subclass: the lists, the statistics and its two helpers."""
+
+    def _init_1x(self, train, query, gallery, verbose, options):
+        options = dict(options)
+        options.pop('root', None)  # a subclass that does not take root itself passes it on; it is its business
+        for name, value in options.items():
+            if name not in _DATA_MANAGER_OPTIONS_1X:
+                raise TypeError("{}() got an unexpected keyword argument '{}'".format(type(self).__name__, name))
+            if value != _DATA_MANAGER_OPTIONS_1X[name]:
+                raise ValueError('{}={!r}: give it to the data manager (ImageDataManager / VideoDataManager), which '
+                                 'applies it to every dataset here; the dataset takes only (train, query, '
+                                 'gallery)'.format(name, value))
+        BaseDataset.__init__(self, _three_tuples(train, 'train'), _three_tuples(query, 'query'),
+                             _three_tuples(gallery, 'gallery'), verbose=verbose)
+
+    @property
+    def data_type(self):
+        return 'video' if self.is_video else 'image'
+
+    def check_before_run(self, required_files):
+        """Raise :class:`DatasetNotFoundError` naming the first of ``required_files`` (a path or a list) that is
+        missing."""
+        for path in [required_files] if isinstance(required_files, str) else required_files:
+            if not os.path.exists(path):
+                raise DatasetNotFoundError("'{}' is not found (dataset {}); check the root folder and the "
+                                           "dataset's layout".format(path, self.name))
+
+    def download_dataset(self, dataset_dir, dataset_url):
+        """Download and extract ``dataset_url`` into ``dataset_dir`` unless that folder exists already."""
+        if os.path.exists(dataset_dir):
+            return
+        if dataset_url is None:
+            raise DatasetNotFoundError("'{}' does not exist and {} has no download URL: put the dataset "
+                                       "there by hand".format(dataset_dir, self.name))
+        from .download import download_dataset  # download imports this module
+        download_dataset(dataset_dir, dataset_url)
+
+
+class ImageDataset(_Dataset1x, BaseImageDataset):
+    """torchreid 1.x's base class of a user's image dataset: build the three lists of ``(path, pid, camid)``
+    (train pids 0-based and contiguous, camids 0-based), then ``super().__init__(train, query, gallery,
+    **kwargs)``; register it with ``torchreid.data.register_image_dataset(name, cls)`` and name it in a data
+    manager's ``sources`` / ``targets``.
+    """
+
+    def __init__(self, train, query, gallery, **kwargs):
+        verbose = kwargs.pop('verbose', True)
+        self._init_1x(train, query, gallery, verbose, kwargs)
+
+
+class VideoDataset(_Dataset1x, BaseVideoDataset):
+    """torchreid 1.x's base class of a user's video dataset: as :class:`ImageDataset` with tracklets (a tuple of
+    frame paths) for paths. The frames of an item are the data manager's ``seq_len`` / ``sample_method`` (1.x's
+    manager passed them on to the dataset), so the dataset takes them only at their defaults.
+    """
+
+    def __init__(self, train, query, gallery, seq_len=15, sample_method='evenly', **kwargs):
+        verbose = kwargs.pop('verbose', True)
+        kwargs.update(seq_len=seq_len, sample_method=sample_method)
+        self._init_1x(train, query, gallery, verbose, kwargs)

@@ -9,7 +9,7 @@ Flags differ by script exactly as in the seed: image scripts have the CUHK03 opt
 import argparse
 
 from .. import datasets, models
-from ..optim import OPTIMIZER_NAMES
+from ..optim import LR_SCHEDULER_NAMES, OPTIMIZER_NAMES
 
 SCRIPTS = {
     ('image', 'xent'): 'train_imgreid_xent.py',
@@ -48,9 +48,22 @@ def build_parser(data_type, loss):
 
     group = parser.add_argument_group('Datasets (more than the seed: --split-id for video, demo data)')
     group.add_argument('--root', type=str, default='data', help='root path to data directory')
-    group.add_argument('-d', '--dataset', type=str, default=defaults['dataset'],
-                       choices=datasets.get_video_names() if video else datasets.get_image_names(),
-                       help="dataset key ('demo' / 'demovideo' are generated on first use)")
+    names = datasets.get_video_names() if video else datasets.get_image_names()
+    group.add_argument('-d', '--dataset', type=str, default=defaults['dataset'], choices=names,
+                       help="dataset key ('demo' / 'demovideo' are generated on first use); short for -s X -t X, "
+                            "so it cannot be combined with -s/-t")
+    group.add_argument('-s', '--source-names', type=str, nargs='+', default=None, choices=names, metavar='NAME',
+                       help='train on these datasets, merged into one training set (pids and camera ids offset '
+                            'per source; the classifier has their total number of identities); replaces -d')
+    group.add_argument('-t', '--target-names', type=str, nargs='+', default=None, choices=names, metavar='NAME',
+                       help='evaluate on each of these datasets (its own query/gallery protocol and result '
+                            'block, then a table of all); default: the sources; needs -s')
+    group.add_argument('--best-target', type=str, default=None, metavar='NAME',
+                       help='the target whose Rank-1 picks best_model.pth.tar (default: the first target)')
+    group.add_argument('--combineall', action='store_true',
+                       help="train on train + query + gallery of every source (each dataset's junk ids left out), "
+                            'for deployment; a source that is also a target then gives numbers not comparable to '
+                            'papers (a warning says so)')
     group.add_argument('-j', '--workers', default=4, type=int, help='number of data loading workers')
     group.add_argument('--height', type=int, default=256, help='height of an image')
     group.add_argument('--width', type=int, default=128, help='width of an image')
@@ -67,6 +80,8 @@ def build_parser(data_type, loss):
                            help='use labeled images, if false, use detected images')
         group.add_argument('--cuhk03-classic-split', action='store_true', help='use classic split by Li et al. CVPR14')
         group.add_argument('--use-metric-cuhk03', action='store_true', help='use cuhk03-metric (default: False)')
+        group.add_argument('--market1501-500k', action='store_true',
+                           help="add Market-1501's 500k distractor images to its gallery (market1501 only)")
     group.add_argument('--random-erase', action='store_true', help='random erasing augmentation in training')
     group.add_argument('--color-jitter', action='store_true', help='colour jitter augmentation in training')
 
@@ -81,7 +96,10 @@ def build_parser(data_type, loss):
                        help='test batch size' + (' (number of tracklets)' if video else ''))
     group.add_argument('--lr', '--learning-rate', default=0.0003, type=float, help='initial learning rate')
     group.add_argument('--stepsize', default=defaults['stepsize'], nargs='+', type=int,
-                       help='epochs at which the learning rate decays (multi-step)')
+                       help='epochs at which the learning rate decays (multi_step), or its one period (single_step)')
+    group.add_argument('--lr-scheduler', default='multi_step', choices=LR_SCHEDULER_NAMES,
+                       help='learning-rate schedule: multi_step (decay by --gamma at each --stepsize epoch), '
+                            'single_step (every --stepsize epochs) or cosine (anneal to 0 over --max-epoch)')
     group.add_argument('--gamma', default=0.1, type=float, help='learning rate decay')
     group.add_argument('--weight-decay', default=5e-04, type=float, help='weight decay')
     group.add_argument('--warmup-epochs', default=0, type=int,
@@ -175,6 +193,9 @@ def validate_args(parser, args):
             check_pk_batch(args.train_batch, args.num_instances)
         except ValueError as error:
             parser.error(str(error))
+    if args.lr_scheduler == 'single_step' and (len(args.stepsize) != 1 or args.stepsize[0] < 1):
+        parser.error('--lr-scheduler single_step takes one positive --stepsize (its period), got {}'.format(
+            ' '.join(map(str, args.stepsize))))
     if sorted(args.stepsize) != args.stepsize:
         parser.error('--stepsize must be increasing, got {}'.format(args.stepsize))
     if args.amp == 'fp16' and args.use_cpu:
@@ -195,9 +216,44 @@ def explicit_options(parser, argv=None):
     return sorted(dest for dest, value in vars(namespace).items() if value is not unset)
 
 
+def resolve_datasets(parser, args):
+    """Set ``args.sources``, ``args.targets`` (lists of names) and ``args.best_target`` from -d or -s/-t.
+
+    ``-d X`` means ``-s X -t X``; -d given together with -s or -t is an error (which one was meant is unclear), as
+    is -t without -s. -t defaults to the sources. A name listed twice and a --best-target that is not a target are
+    errors. With -s/-t, ``args.dataset`` is None (no single dataset).
+    """
+    if args.source_names or args.target_names:
+        if 'dataset' in args.explicit_options:
+            parser.error('-d/--dataset X is short for -s X -t X: give either -d or -s/-t, not both')
+        if not args.source_names:
+            parser.error('-t/--target-names needs -s/--source-names (the training datasets); -d X is short for '
+                         '-s X -t X')
+        args.sources = list(args.source_names)
+        args.targets = list(args.target_names or args.source_names)
+        args.dataset = None
+    else:
+        args.sources, args.targets = [args.dataset], [args.dataset]
+    for flag, names in (('-s/--source-names', args.sources), ('-t/--target-names', args.targets)):
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            parser.error('{} lists {} more than once'.format(flag, ', '.join(duplicates)))
+    if args.best_target is None:
+        args.best_target = args.targets[0]
+    elif args.best_target not in args.targets:
+        parser.error('--best-target {} is not a target; the targets are {}'.format(args.best_target,
+                                                                                 ' '.join(args.targets)))
+    return args
+
+
 def parse_args(parser, argv=None):
     """Parse and validate ``argv`` (default: sys.argv[1:]). ``args.explicit_options`` lists the options given
-    explicitly (e.g. to tell ``-a resnet50`` from the default when it is checked against a checkpoint's record)."""
+    explicitly (e.g. to tell ``-a resnet50`` from the default when it is checked against a checkpoint's record);
+    ``args.sources`` / ``args.targets`` are the training and test datasets (:func:`resolve_datasets`)."""
     args = validate_args(parser, parser.parse_args(argv))
     args.explicit_options = explicit_options(parser, argv)
-    return args
+    unused = [name for name in ('stepsize', 'gamma') if name in args.explicit_options]
+    if args.lr_scheduler == 'cosine' and unused:
+        parser.error('{} do(es) not apply to --lr-scheduler cosine (it anneals over --max-epoch)'.format(
+            ', '.join('--' + name for name in unused)))
+    return resolve_datasets(parser, args)

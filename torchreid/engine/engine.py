@@ -6,8 +6,9 @@ Follow one batch: :meth:`Engine.train_one_epoch` takes ``(imgs, pids, ...)`` fro
 steps the optimizer. :meth:`Engine.run` repeats epochs, steps the LR schedule, evaluates and checkpoints.
 
 Checkpoints (``save_dir/checkpoint_latest.pth.tar`` after every epoch, ``checkpoint_ep<N>.pth.tar`` after every
-evaluation, ``best_model.pth.tar`` for the best rank-1) hold the seed's keys (``state_dict``, ``rank1``, 0-based
-``epoch``) plus everything :meth:`Engine.load_state` needs to continue the run exactly.
+evaluation, ``best_model.pth.tar`` for the best rank-1 of the evaluator's ``best_target``, by default the first
+target) hold the seed's keys (``state_dict``, ``rank1``, 0-based ``epoch``) plus everything
+:meth:`Engine.load_state` needs to continue the run exactly, and the sources and targets of the run.
 
 No lost work: an epoch's checkpoint is on disk before its evaluation starts (``evaluation_pending: True``) and is
 rewritten with the result after it. A run resumed from a checkpoint whose evaluation was interrupted (an error,
@@ -93,11 +94,13 @@ class Engine(object):
         model_record (dict or None): what rebuilds ``model`` (:func:`torchreid.models.model_record.make_model_record`),
             stored in every checkpoint as ``'model'``.
         find_unused_parameters (bool): for DDP, when some parameters get no gradient (e.g. --htri-only).
+        datasets_record (dict or None): the training and test datasets (``sources``, ``targets``, ``best_target``,
+            ``combineall``), stored in every checkpoint under those keys; a resumed run compares them.
     """
 
     def __init__(self, model, optimizer, scheduler, train_loader, evaluator, device, save_dir, print_freq=10,
                  freeze_bn=False, amp=None, criteria_with_state=None, run_args=None, find_unused_parameters=False,
-                 model_record=None):
+                 model_record=None, datasets_record=None):
         self.model = model
         self.train_model = wrap_model(model, device, find_unused_parameters)
         self.optimizer = optimizer
@@ -111,6 +114,7 @@ class Engine(object):
         self.criteria_with_state = criteria_with_state
         self.run_args = dict(run_args or {})
         self.model_record = model_record
+        self.datasets_record = dict(datasets_record or {})
         self.autocast = make_autocast(amp, device)
         self.grad_scaler = torch.amp.GradScaler('cuda') if amp == 'fp16' else None
         self.recorder = RunRecorder(save_dir, enabled=comm.is_main_process())
@@ -298,7 +302,9 @@ class Engine(object):
         print('==> Test')
         result = self.evaluate()
         self.last_rank1, self.last_mAP = result.rank1, result.mAP
-        self.recorder.record_evaluation(epoch + 1, result.rank1, result.mAP)
+        per_target = getattr(result, 'per_target', None)
+        self.recorder.record_evaluation(epoch + 1, result.rank1, result.mAP,
+                                        per_target=per_target if per_target and len(per_target) > 1 else None)
         if result.rank1 <= self.best_rank1:
             return False
         self.best_rank1, self.best_epoch = result.rank1, epoch + 1
@@ -318,7 +324,10 @@ class Engine(object):
 
     def finish(self, start_time):
         if self.best_epoch > 0:
-            print('==> Best Rank-1 {:.1%}, achieved at epoch {}'.format(self.best_rank1, self.best_epoch))
+            targets = getattr(self.evaluator, 'targets', None) or []
+            on_target = ' (target {})'.format(self.evaluator.best_target) if len(targets) > 1 else ''
+            print('==> Best Rank-1 {:.1%}, achieved at epoch {}{}'.format(self.best_rank1, self.best_epoch,
+                                                                         on_target))
         print('Finished. Total elapsed time (h:m:s): {}. Training time (h:m:s): {}.'.format(
             _format_duration(time.time() - start_time), _format_duration(self.train_time)))
         if comm.is_main_process() and self.recorder.history['epoch']:
@@ -349,6 +358,7 @@ class Engine(object):
             'history': self.recorder.history,
             'args': self.run_args,
         }
+        state.update(self.datasets_record)
         if self.model_record is not None:
             state['model'] = self.model_record
         if fixbase_optimizer is not None:
@@ -381,6 +391,11 @@ class Engine(object):
         self.last_mAP = float(checkpoint.get('mAP', 0.))
         self.best_rank1 = float(checkpoint.get('best_rank1', self.last_rank1))
         self.best_epoch = int(checkpoint.get('best_epoch', start_epoch))
+        best_target = self.datasets_record.get('best_target')
+        if best_target is not None and checkpoint.get('best_target', best_target) != best_target:
+            print("Note: the checkpoint's best model was chosen on target {}, this run chooses on {}: the best "
+                  'Rank-1 starts afresh'.format(checkpoint['best_target'], best_target))
+            self.best_rank1, self.best_epoch = float('-inf'), 0
         self.train_time = float(checkpoint.get('train_time', 0.))
         # a checkpoint from the fixbase warm-up has epoch -1; one from a main epoch is past the warm-up
         self.fixbase_epochs_done = int(checkpoint.get('fixbase_epochs_done', 0))

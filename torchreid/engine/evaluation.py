@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader
 
 from ..models.inference import extract_batch_features
 from . import comm
+from .logging import console_is_terminal
 
 EvalResult = namedtuple('EvalResult', ['rank1', 'mAP', 'mINP', 'cmc', 'distmat'])
 
@@ -183,7 +184,8 @@ class Evaluator(object):
             print('Computing CMC and mAP')
             rank_result = metrics.evaluate_features(query_features, gallery_features, query_pids, gallery_pids,
                                                     query_camids, gallery_camids, metric=self.dist_metric,
-                                                    normalize_features=self.normalize_feature, max_rank=50)
+                                                    normalize_features=self.normalize_feature, max_rank=50,
+                                                    progress=console_is_terminal())
         else:
             if self.normalize_feature:
                 query_features = F.normalize(query_features, p=2, dim=1)
@@ -204,3 +206,66 @@ class Evaluator(object):
 
 def _to_numpy(matrix):
     return matrix.cpu().numpy() if torch.is_tensor(matrix) else np.asarray(matrix)
+
+
+class TargetResults(object):
+    """The results of one evaluation on every target, in target order (``per_target``: name -> EvalResult).
+
+    It reads as the result of ``best_target`` (``rank1``, ``mAP``, ``mINP``, ``cmc``, ``distmat``): that target's
+    Rank-1 picks the best model.
+    """
+
+    def __init__(self, per_target, best_target):
+        if best_target not in per_target:
+            raise ValueError("best target '{}' is not among the targets {}".format(best_target, list(per_target)))
+        self.per_target = per_target
+        self.best_target = best_target
+
+    def __getattr__(self, name):
+        if name in EvalResult._fields:
+            return getattr(self.per_target[self.best_target], name)
+        raise AttributeError(name)
+
+
+def format_target_table(per_target, ranks=PRINTED_RANKS):
+    """The table of every target's mAP, mINP and Rank-k (percentages; '-' where a gallery is shorter than k)."""
+    width = max([len('target')] + [len(name) for name in per_target])
+    columns = ['mAP', 'mINP'] + ['Rank-{}'.format(r) for r in ranks]
+    rule = '  ' + '-' * (width + 9 * len(columns) + 1)
+    lines = ['##### Results of {} targets #####'.format(len(per_target)), rule,
+             '  {:{w}} |'.format('target', w=width) + ''.join(' {:>7} '.format(c) for c in columns), rule]
+    for name, result in per_target.items():
+        values = [result.mAP, result.mINP] + [result.cmc[r - 1] if r <= len(result.cmc) else None for r in ranks]
+        lines.append('  {:{w}} |'.format(name, w=width) + ''.join(
+            ' {:>7} '.format('-' if value is None else '{:.1%}'.format(value)) for value in values))
+    lines.append(rule)
+    return '\n'.join(line.rstrip() for line in lines)
+
+
+class MultiTargetEvaluator(object):
+    """Evaluates on several targets, each with its own :class:`Evaluator` (its query/gallery protocol): a header
+    line and a result block per target, then, with more than one target, the table of all of them.
+
+    Args:
+        evaluators (dict): target name -> Evaluator, in the order they are evaluated (and printed).
+        best_target (str): the target whose Rank-1 picks the best model (default: the first).
+    """
+
+    def __init__(self, evaluators, best_target=None):
+        if not evaluators:
+            raise ValueError('MultiTargetEvaluator needs at least one target')
+        self.evaluators = dict(evaluators)
+        self.targets = list(evaluators)
+        self.best_target = self.targets[0] if best_target is None else best_target
+        if self.best_target not in self.evaluators:
+            raise ValueError("best target '{}' is not among the targets {}".format(self.best_target, self.targets))
+
+    def evaluate(self, model):
+        """Returns :class:`TargetResults` (every process gets the numbers; distmats on the main process only)."""
+        per_target = {}
+        for name in self.targets:
+            print('##### Evaluating {} #####'.format(name))
+            per_target[name] = self.evaluators[name].evaluate(model)
+        if len(per_target) > 1:
+            print(format_target_table(per_target))
+        return TargetResults(per_target, self.best_target)

@@ -2,48 +2,12 @@
 
 Only the main process (rank 0) writes any of these.
 """
-import datetime
 import os
 import sys
 
 from ..utils.iotools import mkdir_if_missing
+from ..utils.logger import Logger
 from . import comm
-
-
-class Logger(object):
-    """A file-like tee: everything written goes to ``console`` and is appended to ``fpath``.
-
-    Unlike the seed (which overwrote the file), each run appends a header with the date and command line, so the
-    log of a resumed run keeps the history of the earlier ones. Install with ``sys.stdout = Logger(...)``.
-    """
-
-    def __init__(self, fpath, console=None):
-        mkdir_if_missing(os.path.dirname(os.path.abspath(fpath)))
-        self.console = console if console is not None else sys.stdout
-        self.file = open(fpath, 'a')
-        self.file.write('\n{0}\n==> Run started {1}: {2}\n{0}\n'.format(
-            '#' * 60, datetime.datetime.now().strftime('%Y-%m-%d %H:%M:%S'), ' '.join(sys.argv)))
-        self.file.flush()
-
-    def write(self, text):
-        self.console.write(text)
-        self.file.write(text)
-
-    def write_file_only(self, text):
-        """Write to the log file but not the console (the console shows a progress bar instead)."""
-        self.file.write(text)
-
-    def flush(self):
-        self.console.flush()
-        self.file.flush()
-        os.fsync(self.file.fileno())
-
-    def isatty(self):
-        return self.console.isatty()
-
-    def close(self):
-        if not self.file.closed:
-            self.file.close()
 
 
 def install_logger(fpath):
@@ -85,6 +49,8 @@ class RunRecorder(object):
     """Per-epoch history (loss, lr, rank-1, mAP) with TensorBoard scalars and a curves.png plot.
 
     The history is a dict of lists of numbers kept in checkpoints, so the plot of a resumed run covers every epoch.
+    With several targets, ``history['targets'][name]`` holds each target's 'eval_epoch', 'rank1', 'mAP' and 'mINP'
+    lists (rank1 / mAP are then those of the target that picks the best model), plotted one line per target.
 
     Args:
         save_dir (str): where the TensorBoard event files and curves.png go.
@@ -106,7 +72,8 @@ class RunRecorder(object):
         return self._writer
 
     def load_history(self, history):
-        self.history = {key: list(values) for key, values in history.items()}
+        self.history = {key: {name: {field: list(v) for field, v in series.items()} for name, series in
+                              values.items()} if key == 'targets' else list(values) for key, values in history.items()}
 
     def add_scalar(self, tag, value, step):
         if self.enabled:
@@ -121,12 +88,21 @@ class RunRecorder(object):
             self.add_scalar('train/' + name, value, epoch)
         self.add_scalar('train/lr', lr, epoch)
 
-    def record_evaluation(self, epoch, rank1, mAP):
+    def record_evaluation(self, epoch, rank1, mAP, per_target=None):
+        """``rank1`` / ``mAP`` pick the best model; ``per_target`` (name -> result with rank1, mAP, mINP) adds
+        each target's numbers (TensorBoard ``test/<name>/rank1`` etc.)."""
         self.history['eval_epoch'].append(epoch)
         self.history['rank1'].append(float(rank1))
         self.history['mAP'].append(float(mAP))
         self.add_scalar('test/rank1', rank1, epoch)
         self.add_scalar('test/mAP', mAP, epoch)
+        for name, result in (per_target or {}).items():
+            series = self.history.setdefault('targets', {}).setdefault(
+                name, {'eval_epoch': [], 'rank1': [], 'mAP': [], 'mINP': []})
+            series['eval_epoch'].append(epoch)
+            for field in ('rank1', 'mAP', 'mINP'):
+                series[field].append(float(getattr(result, field)))
+                self.add_scalar('test/{}/{}'.format(name, field), getattr(result, field), epoch)
 
     def plot_curves(self, fname='curves.png'):
         """Write loss, learning rate, rank-1 and mAP per epoch to ``save_dir/fname``; returns the path."""
@@ -143,8 +119,16 @@ class RunRecorder(object):
             (axes[1, 0], history['eval_epoch'], [100 * v for v in history['rank1']], 'Rank-1 (%)'),
             (axes[1, 1], history['eval_epoch'], [100 * v for v in history['mAP']], 'mAP (%)'),
         ]
+        targets = history.get('targets') or {}
         for axis, epochs, values, title in panels:
-            axis.plot(epochs, values, marker='o', markersize=3)
+            field = {'Rank-1 (%)': 'rank1', 'mAP (%)': 'mAP'}.get(title)
+            if field is not None and targets:  # one line per target
+                for name, series in targets.items():
+                    axis.plot(series['eval_epoch'], [100 * v for v in series[field]], marker='o', markersize=3,
+                              label=name)
+                axis.legend(fontsize='small')
+            else:
+                axis.plot(epochs, values, marker='o', markersize=3)
             axis.set_title(title)
             axis.set_xlabel('epoch')
             axis.grid(True, alpha=0.3)

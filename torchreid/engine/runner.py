@@ -7,20 +7,21 @@ import sys
 import torch
 import torch.nn as nn
 
-from .. import data, datasets, models
+from .. import data, models
+from ..data.datamanager import build_reid_data, check_dataset_options, combineall_warning
 from ..losses import CenterLoss, CrossEntropyLoss, TripletLoss
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from ..models.loading import load_weights
 from ..models.model_record import build_model_from_record, make_model_record, model_record_of, resolve_model_config
 from ..models.pretrained import PretrainedWeightsError
-from ..optim import build_lr_scheduler, build_optimizer
-from ..utils.checkpoint import (BEST_MODEL_NAME, CheckpointError, load_checkpoint, load_model_state,
-                                load_pretrained_weights)
+from ..optim import make_lr_scheduler, make_optimizer
+from ..utils.checkpoint import BEST_MODEL_NAME, CheckpointError, load_checkpoint
 from ..utils.seeding import set_random_seed
 from ..utils.torchtools import count_num_param
 from . import comm
 from .cli import build_parser, parse_args
 from .engine import LATEST_CHECKPOINT, SoftmaxEngine, TripletEngine, make_autocast
-from .evaluation import Evaluator
+from .evaluation import Evaluator, MultiTargetEvaluator
 from .logging import install_logger, log_to_file_only, uninstall_logger, warn
 from .run_lock import SaveDirError, claim_save_dir
 
@@ -103,34 +104,72 @@ def claim_save_dir_on_main(save_dir):
     return lock, notes
 
 
-def build_dataset(args, data_type):
-    print('Initializing dataset {}'.format(args.dataset))
-    if data_type == 'video':
-        return datasets.init_vidreid_dataset(args.dataset, root=args.root, split_id=args.split_id)
-    return datasets.init_imgreid_dataset(args.dataset, root=args.root, split_id=args.split_id,
-                                         cuhk03_labeled=args.cuhk03_labeled,
-                                         cuhk03_classic_split=args.cuhk03_classic_split)
+def dataset_options(args):
+    """The dataset options of the command line, as dataset constructor keywords (image scripts only)."""
+    return {name: getattr(args, name) for name in ('cuhk03_labeled', 'cuhk03_classic_split', 'market1501_500k')
+            if hasattr(args, name)}
 
 
-def build_loaders(args, dataset, data_type, loss, pin_memory, training):
-    """(train loader or None, query loader, gallery loader)."""
+# the flags of the dataset options, for errors about an option no named dataset takes
+DATASET_FLAGS = {'split_id': '--split-id', 'cuhk03_labeled': '--cuhk03-labeled',
+                 'cuhk03_classic_split': '--cuhk03-classic-split', 'market1501_500k': '--market1501-500k'}
+
+
+def build_data(args, data_type, loss, pin_memory, training):
+    """The datasets and loaders of -s/-t (or -d) through :func:`torchreid.data.datamanager.build_reid_data`, the
+    path the data managers take: sources merged (pids and camids offset), one query/gallery loader pair per
+    target. The train loader is built only when ``training``. Returns the :class:`ReidData`."""
+    names = args.sources + [name for name in args.targets if name not in args.sources]
+    check_dataset_flags(names, args)
     train_transform, test_transform = data.build_transforms(args.height, args.width, random_erase=args.random_erase,
                                                             color_jitter=args.color_jitter)
     video = data_type == 'video'
     seq_len = args.seq_len if video else 15
-    train_loader = None
-    if training:
-        train_loader = data.build_train_loader(
-            dataset.train, train_transform, args.train_batch, args.workers,
-            sampler='identity' if loss == 'xent_htri' else 'random',
-            num_instances=getattr(args, 'num_instances', 4), seed=args.seed, pin_memory=pin_memory,
-            num_replicas=comm.get_world_size(), rank=comm.get_rank(),
-            video_clip_len=seq_len if getattr(args, 'train_clips', False) else None)
-    query_loader, gallery_loader = [
-        data.build_test_loader(samples, test_transform, args.test_batch, args.workers, video=video, seq_len=seq_len,
-                               pin_memory=pin_memory)
-        for samples in (dataset.query, dataset.gallery)]
-    return train_loader, query_loader, gallery_loader
+    reid_data = build_reid_data(
+        data_type, args.root, args.sources, args.targets, train_transform, test_transform, split_id=args.split_id,
+        combineall=args.combineall, dataset_options=dataset_options(args), batch_size_train=args.train_batch,
+        batch_size_test=args.test_batch, workers=args.workers,
+        train_sampler='identity' if loss == 'xent_htri' else 'random',
+        num_instances=getattr(args, 'num_instances', 4), seed=args.seed, pin_memory=pin_memory,
+        num_replicas=comm.get_world_size(), rank=comm.get_rank(),
+        train_clip_len=seq_len if getattr(args, 'train_clips', False) else None, seq_len=seq_len,
+        build_train_loader=training)
+    for name in reid_data.combined_targets:
+        warn(combineall_warning(name))
+    return reid_data
+
+
+def check_dataset_flags(names, args):
+    """A dataset option (--split-id, --cuhk03-labeled, ...) that none of the named datasets takes is an error."""
+    try:
+        check_dataset_options(names, args.split_id, dataset_options(args))
+    except ValueError:
+        options = dict(dataset_options(args), split_id=args.split_id)
+        given = [DATASET_FLAGS[name] for name, value in sorted(options.items()) if value]
+        raise ValueError('{} given, but none of the datasets {} takes {}'.format(
+            ' '.join(given), ', '.join(names), 'it' if len(given) == 1 else 'them')) from None
+
+
+def check_resume_sources(args, checkpoint):
+    """Training on from a checkpoint needs its sources (in order) and --combineall: they fix the classes of the
+    classifier. Checkpoints that do not record them (the seed's, 1.x's) are not checked; ones written before the
+    sources were recorded name their -d in 'args'. Different targets are fine."""
+    recorded = checkpoint.get('sources')
+    if recorded is None and isinstance(checkpoint.get('args'), dict) and checkpoint['args'].get('dataset'):
+        recorded = [checkpoint['args']['dataset']]
+    if recorded is None:
+        return
+    recorded_combineall = bool(checkpoint.get('combineall', False))
+    if list(recorded) == list(args.sources) and recorded_combineall == args.combineall:
+        return
+    raise ValueError("--resume '{}' was trained with {}, not {}: its classifier would not fit these classes. Resume "
+                     'with the same sources (in the same order), or start from its weights with --load-weights'
+                     .format(args.resume, _sources_flags(recorded, recorded_combineall),
+                             _sources_flags(args.sources, args.combineall)))
+
+
+def _sources_flags(sources, combineall):
+    return '-s {}{}'.format(' '.join(sources), ' --combineall' if combineall else '')
 
 
 # architecture flags passed to the model constructor when given (--last-stride, --pooling, --neck, --neck-feat)
@@ -210,7 +249,7 @@ def fixbase_optimizer_for(args, model):
         warn("-a {} has no attribute 'classifier', so --fixbase-epoch {} cannot train it alone: fixbase_epoch is "
              "reset to 0 (no warm-up)".format(args.arch, args.fixbase_epoch))
         return None
-    return build_optimizer(args.optim, classifier.parameters(), args.fixbase_lr, args.weight_decay)
+    return make_optimizer(args.optim, classifier.parameters(), args.fixbase_lr, args.weight_decay)
 
 
 def check_args_before_work(args):
@@ -234,7 +273,8 @@ def check_args_before_work(args):
         raise ValueError('--start-epoch {} is not below --max-epoch {}: nothing to train. Pass a larger --max-epoch '
                          'to train, or use --evaluate (with --resume or --load-weights) to evaluate a model'.format(
                              args.start_epoch, args.max_epoch))
-    late = [milestone for milestone in args.stepsize if milestone >= args.max_epoch]
+    late = [milestone for milestone in args.stepsize if milestone >= args.max_epoch
+            and getattr(args, 'lr_scheduler', 'multi_step') == 'multi_step']
     if late:
         warn('--stepsize {} is not below --max-epoch {}: the learning rate never decays at {} (a step at epoch N '
              'applies from the (N+1)-th epoch on)'.format(' '.join(map(str, args.stepsize)), args.max_epoch,
@@ -297,22 +337,21 @@ def _run(args, data_type, loss, device):
     checkpoint = load_checkpoint(args.resume) if args.resume else None
     if checkpoint is not None:
         check_epochs_left(args, checkpoint)
+        if not args.evaluate:
+            check_resume_sources(args, checkpoint)
     record = apply_model_record(args, checkpoint) if checkpoint is not None else None  # sets -a, sizes, options
-    dataset = build_dataset(args, data_type)
-    train_loader, query_loader, gallery_loader = build_loaders(args, dataset, data_type, loss,
-                                                               pin_memory=device.type == 'cuda',
-                                                               training=not args.evaluate)
+    reid_data = build_data(args, data_type, loss, pin_memory=device.type == 'cuda', training=not args.evaluate)
     # evaluating a recorded checkpoint: its own classifier size, whatever the dataset (the classifier is unused)
-    num_classes = dataset.num_train_pids
+    num_classes = reid_data.num_train_pids
     if record is not None and args.evaluate and record['num_classes']:
         num_classes = record['num_classes']
     model = build_model(args, num_classes, loss, record)
     run_model_record = model_record_for(args, num_classes, loss, model, record)
 
     if args.load_weights:
-        load_pretrained_weights(model, args.load_weights, allow_partial=args.allow_partial_load)
+        load_weights(model, args.load_weights, allow_partial=args.allow_partial_load)  # 1.x names mapped
     if checkpoint is not None:
-        load_model_state(model, checkpoint)
+        load_weights(model, checkpoint, strict=True)
         print("Loaded checkpoint from '{}'".format(args.resume))
         if not args.evaluate:
             if 'epoch' not in checkpoint:
@@ -325,26 +364,32 @@ def _run(args, data_type, loss, device):
     criterion_cent = None
     params = [{'params': list(model.parameters())}]
     if getattr(args, 'lambda_cent', 0) > 0:
-        criterion_cent = CenterLoss(dataset.num_train_pids, model.feat_dim).to(device)
+        criterion_cent = CenterLoss(reid_data.num_train_pids, model.feat_dim).to(device)
         params.append({'params': list(criterion_cent.parameters()), 'weight_decay': 0.})
-    optimizer = build_optimizer(args.optim, params, args.lr, args.weight_decay)
-    scheduler = build_lr_scheduler(optimizer, args.stepsize, args.gamma, warmup_epochs=args.warmup_epochs,
-                                   warmup_factor=args.warmup_factor)
+    optimizer = make_optimizer(args.optim, params, args.lr, args.weight_decay)
+    scheduler = make_lr_scheduler(optimizer, getattr(args, 'lr_scheduler', 'multi_step'), args.stepsize, args.gamma,
+                                  max_epoch=args.max_epoch, warmup_epochs=args.warmup_epochs,
+                                  warmup_factor=args.warmup_factor)
     fixbase_optimizer = None if args.evaluate else fixbase_optimizer_for(args, model)
 
-    evaluator = Evaluator(query_loader, gallery_loader, device, pool=getattr(args, 'pool', 'avg'),
-                          flip_test=args.flip_test, normalize_feature=args.normalize_feature,
-                          dist_metric=args.dist_metric, rerank=args.rerank,
-                          use_metric_cuhk03=getattr(args, 'use_metric_cuhk03', False),
-                          autocast=make_autocast(args.amp, device), keep_distmat=args.visualize_ranks)
-    common = dict(print_freq=args.print_freq, amp=args.amp, run_args=vars(args), model_record=run_model_record)
+    evaluator = MultiTargetEvaluator({
+        name: Evaluator(reid_data.test_loader[name]['query'], reid_data.test_loader[name]['gallery'], device,
+                        pool=getattr(args, 'pool', 'avg'), flip_test=args.flip_test,
+                        normalize_feature=args.normalize_feature, dist_metric=args.dist_metric, rerank=args.rerank,
+                        use_metric_cuhk03=getattr(args, 'use_metric_cuhk03', False),
+                        autocast=make_autocast(args.amp, device), keep_distmat=args.visualize_ranks)
+        for name in args.targets}, best_target=args.best_target)
+    common = dict(print_freq=args.print_freq, amp=args.amp, run_args=vars(args), model_record=run_model_record,
+                  datasets_record={'sources': list(args.sources), 'targets': list(args.targets),
+                                   'best_target': args.best_target, 'combineall': args.combineall})
+    train_loader = reid_data.train_loader
     if loss == 'xent':
         engine = SoftmaxEngine(model, optimizer, scheduler, train_loader, evaluator, device, args.save_dir,
-                               criterion=CrossEntropyLoss(dataset.num_train_pids, label_smooth=args.label_smooth),
+                               criterion=CrossEntropyLoss(reid_data.num_train_pids, label_smooth=args.label_smooth),
                                freeze_bn=args.freeze_bn, **common)
     else:
         engine = TripletEngine(model, optimizer, scheduler, train_loader, evaluator, device, args.save_dir,
-                               criterion_xent=CrossEntropyLoss(dataset.num_train_pids, label_smooth=args.label_smooth),
+                               criterion_xent=CrossEntropyLoss(reid_data.num_train_pids, label_smooth=args.label_smooth),
                                criterion_htri=TripletLoss(margin=args.margin), lambda_xent=args.lambda_xent,
                                lambda_htri=args.lambda_htri, htri_only=args.htri_only, criterion_cent=criterion_cent,
                                lambda_cent=args.lambda_cent, find_unused_parameters=args.htri_only, **common)
@@ -354,9 +399,12 @@ def _run(args, data_type, loss, device):
         result = engine.evaluate()
         if args.visualize_ranks and comm.is_main_process():
             from ..visualize import visualize_ranked_results
-            visualize_ranked_results(result.distmat, (dataset.query, dataset.gallery),
-                                     save_dir=os.path.join(args.save_dir, 'ranked_results'), topk=20,
-                                     data_type=data_type)
+            for name in args.targets:  # one folder per target when there are several
+                save_dir = os.path.join(args.save_dir, 'ranked_results', *([name] if len(args.targets) > 1 else []))
+                visualize_ranked_results(result.per_target[name].distmat,
+                                         (reid_data.test_dataset[name]['query'],
+                                          reid_data.test_dataset[name]['gallery']),
+                                         save_dir=save_dir, topk=20, data_type=data_type)
         return result
 
     start_epoch = args.start_epoch

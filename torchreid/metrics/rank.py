@@ -23,7 +23,6 @@ this module's Python reference otherwise (with one warning) or when ``use_cython
 numbers.
 """
 import warnings
-from typing import NamedTuple
 
 import numpy as np
 
@@ -36,18 +35,38 @@ CYTHON_AVAILABLE = cython_eval is not None
 _missing_kernel_warned = False
 
 
-class RankResult(NamedTuple):
-    """What ``evaluate_rank`` returns.
+class RankResult(object):
+    """What ``evaluate_rank`` returns; unpacks as torchreid 1.x's pair: ``cmc, mAP = evaluate_rank(...)``.
 
     cmc: (max_rank,) float32, cmc[k] = Rank-(k+1) accuracy. mAP, mINP: means over valid queries.
     all_AP: (num_query,) float64 AP of each query, NaN for queries without a true match.
-    num_valid_queries: number of queries with at least one true match.
+    num_valid_queries: number of queries with at least one true match. rank1: cmc[0].
     """
-    cmc: np.ndarray
-    mAP: float
-    mINP: float
-    all_AP: np.ndarray
-    num_valid_queries: int
+    __slots__ = ('cmc', 'mAP', 'mINP', 'all_AP', 'num_valid_queries')
+
+    def __init__(self, cmc, mAP, mINP, all_AP, num_valid_queries):
+        self.cmc = cmc
+        self.mAP = mAP
+        self.mINP = mINP
+        self.all_AP = all_AP
+        self.num_valid_queries = num_valid_queries
+
+    @property
+    def rank1(self):
+        return float(self.cmc[0])
+
+    def __iter__(self):
+        return iter((self.cmc, self.mAP))
+
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, index):
+        return (self.cmc, self.mAP)[index]
+
+    def __repr__(self):
+        return 'RankResult(rank1={:.4f}, mAP={:.4f}, mINP={:.4f}, num_valid_queries={})'.format(
+            self.rank1, self.mAP, self.mINP, self.num_valid_queries)
 
 
 def compiled_kernel(use_cython):

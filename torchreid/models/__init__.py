@@ -3,9 +3,11 @@
     >>> from torchreid.models import init_model
     >>> model = init_model('resnet50', num_classes=751, loss={'xent', 'htri'}, pretrained=False)
 
-Every model takes ``num_classes``, ``loss`` (``{'xent'}`` or ``{'xent', 'htri'}``) and ``pretrained``. In train mode
-it returns logits (``{'xent'}``) or ``(logits, features)`` (``{'xent', 'htri'}``); in eval mode the feature used
-for retrieval. Built-in modules are imported on first use.
+Every model takes ``num_classes``, ``loss`` (``{'xent'}`` or ``{'xent', 'htri'}``, or torchreid 1.x's names
+``'softmax'`` and ``'triplet'``) and ``pretrained``. In train mode it returns logits (``{'xent'}``) or
+``(logits, features)`` (``{'xent', 'htri'}``); in eval mode the feature used for retrieval. Built-in modules are
+imported on first use. torchreid 1.x's ``build_model(name, num_classes, loss='softmax')`` and
+``show_avai_models()`` work as there.
 """
 import importlib
 from collections import OrderedDict
@@ -79,3 +81,29 @@ def register_model(name, constructor):
     if name in _models:
         raise ValueError("a model named '{}' is already registered".format(name))
     _models[name] = constructor
+
+
+def build_model(name, num_classes, loss='softmax', pretrained=True, use_gpu=True):
+    """torchreid 1.x's builder: the model registered as ``name`` (KeyError for an unknown one).
+
+    loss: 'softmax' (train mode returns logits) or 'triplet' (``(logits, features)``); the sets of
+    :func:`init_model` work too. ``use_gpu`` is accepted for 1.x scripts and changes nothing: every model here,
+    HACNN included (1.x moved it to CUDA itself), is built on the CPU and runs on any device; move it with
+    ``model.to(device)`` (or ``model.cuda()``, as 1.x's user guide does).
+    """
+    from .blocks import check_loss
+    return init_model(name, num_classes=num_classes, loss=set(check_loss(loss)), pretrained=pretrained)
+
+
+def show_avai_models():
+    """Print the model keys (torchreid 1.x's name for :func:`get_names`)."""
+    print(get_names())
+
+
+def __getattr__(name):
+    """torchreid 1.x's model constructors as attributes: ``torchreid.models.osnet_x1_0(num_classes=751,
+    loss='softmax', pretrained=False)`` builds the model registered under that key. (A key that is also the name of
+    a module of this package, e.g. ``hacnn``, gives the module once that is imported, as in 1.x's package.)"""
+    if name in _models:
+        return _resolve(_models[name])
+    raise AttributeError("module '{}' has no attribute '{}'".format(__name__, name))

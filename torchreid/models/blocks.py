@@ -25,9 +25,18 @@ class ConvBlock(nn.Module):
         return self.act(self.bn(self.conv(x)))
 
 
+# torchreid 1.x names the loss by a string
+LOSS_NAMES_1X = {'softmax': frozenset({'xent'}), 'triplet': frozenset({'xent', 'htri'})}
+
+
 def check_loss(loss):
     """Return ``loss`` as a frozenset, or raise KeyError('Unsupported loss: ...') for anything but
-    {'xent'} and {'xent', 'htri'}."""
+    {'xent'} and {'xent', 'htri'} or their torchreid 1.x names 'softmax' and 'triplet'."""
+    if isinstance(loss, str):
+        if loss not in LOSS_NAMES_1X:
+            raise KeyError("Unsupported loss: '{}' (use 'softmax' or 'triplet' as torchreid 1.x, or the sets "
+                           "{{'xent'}} or {{'xent', 'htri'}})".format(loss))
+        return LOSS_NAMES_1X[loss]
     loss_set = frozenset(loss)
     if loss_set not in SUPPORTED_LOSSES:
         raise KeyError("Unsupported loss: {} (use {{'xent'}} or {{'xent', 'htri'}})".format(set(loss)))

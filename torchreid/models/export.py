@@ -1,11 +1,17 @@
-"""Export a re-id model's retrieval feature to ONNX, and check the exported file against PyTorch.
+"""Export a re-id model's retrieval feature to ONNX or TorchScript, and check the exported file against PyTorch.
 
     >>> from torchreid.models import init_model
     >>> from torchreid.models.export import export_onnx, onnxruntime_parity
     >>> model = init_model('osnet_x0_25', num_classes=751, pretrained=False)
     >>> export_onnx(model, 'osnet.onnx', height=256, width=128, checkpoint='log/osnet/best_model.pth.tar')
     >>> onnxruntime_parity(model, 'osnet.onnx', height=256, width=128)
-    [Parity(batch_size=1, max_abs_difference=3.7e-08, max_abs_feature=0.13), Parity(batch_size=5, ...)]
+    [Parity(batch_size=1, max_abs_difference=3.7e-08, max_abs_feature=0.13, min_cosine=1.0), Parity(batch_size=5, ...)]
+    >>> export_torchscript(model, 'osnet.torchscript', 256, 128)
+    >>> torchscript_parity(model, 'osnet.torchscript', 256, 128)
+
+TorchScript: ``torch.jit.trace`` of the eval-mode model on a batch of 2 (the same input and output as the ONNX
+graph); ``torch.jit.load`` runs it without this package. :func:`compare_features` is the one comparison all formats
+(ONNX, TorchScript, the .pt deployment file of :mod:`torchreid.models.deployment`) are checked with.
 
 The graph is the model in eval mode: input ``images`` (B, 3, height, width) float32, already normalised as the test
 transform does; output ``features`` (B, feat_dim). The batch dimension is dynamic by default, the image size is
@@ -29,7 +35,8 @@ from collections import namedtuple
 import torch
 from torch.onnx import symbolic_helper
 
-from ..utils.checkpoint import load_checkpoint, load_pretrained_weights
+from ..utils.checkpoint import load_checkpoint
+from .loading import load_weights
 from .model_record import infer_num_classes  # noqa: F401 (part of this module's API)
 
 DEFAULT_OPSET = 17
@@ -121,15 +128,15 @@ def export_onnx(model, fpath, height, width, opset=DEFAULT_OPSET, dynamic_batch=
         opset (int): ONNX opset version, >= 16.
         dynamic_batch (bool): leave the batch dimension of ``images`` and ``features`` free; else it is 1.
         checkpoint (str or None): a checkpoint file loaded first with
-            :func:`~torchreid.utils.checkpoint.load_pretrained_weights`: a classifier of another size stays as it
-            is (it is not exported), any other layer that does not fit is a CheckpointError...
+            :func:`~torchreid.models.loading.load_weights` (1.x names mapped): a classifier of another size stays as
+            it is (it is not exported), any other layer that does not fit is a CheckpointError...
         allow_partial (bool): ... unless this is True (those layers then keep their values; a warning lists them).
     """
     if opset < MIN_OPSET:
         raise ValueError('opset must be >= {} (GridSample, used by HACNN), got {}'.format(MIN_OPSET, opset))
     register_onnx_symbolics()
     if checkpoint is not None:
-        load_pretrained_weights(model, load_checkpoint(checkpoint), allow_partial=allow_partial, source=checkpoint)
+        load_weights(model, load_checkpoint(checkpoint), allow_partial=allow_partial, source=checkpoint)
     folder = os.path.dirname(os.path.abspath(fpath))
     os.makedirs(folder, exist_ok=True)
     parameter = next(model.parameters(), None)
@@ -161,20 +168,18 @@ def check_onnx_file(fpath):
     return next(entry.version for entry in model_proto.opset_import if entry.domain in ('', 'ai.onnx'))
 
 
-Parity = namedtuple('Parity', ['batch_size', 'max_abs_difference', 'max_abs_feature'])
+Parity = namedtuple('Parity', ['batch_size', 'max_abs_difference', 'max_abs_feature', 'min_cosine'])
 
 
-def onnxruntime_parity(model, fpath, height, width, batch_sizes=(1, 5), seed=0):
-    """Compare ONNX Runtime's features from ``fpath`` with ``model``'s eval-mode features, per batch size.
+def compare_features(model, run_exported, height, width, batch_sizes=(1, 5), seed=0, what='the exported model'):
+    """Compare ``run_exported(images)`` with ``model``'s eval-mode features, per batch size.
 
-    Random normal images (fixed ``seed``) of each batch size go through both. Returns a list of
-    ``Parity(batch_size, max_abs_difference, max_abs_feature)``; the largest PyTorch feature magnitude puts the
-    difference in scale. RuntimeError if the output shapes differ.
+    ``run_exported`` maps a CPU float32 batch (B, 3, height, width) to features (a tensor or numpy array). Random
+    normal images (fixed ``seed``) of each batch size go through both. Returns a list of
+    ``Parity(batch_size, max_abs_difference, max_abs_feature, min_cosine)``: the largest PyTorch feature magnitude
+    puts the difference in scale; ``min_cosine`` is the lowest cosine similarity of a pair of features. RuntimeError
+    (naming ``what``) if the output shapes differ.
     """
-    import onnxruntime
-    options = onnxruntime.SessionOptions()
-    options.add_session_config_entry('session.intra_op.allow_spinning', '0')  # no busy-waiting threads
-    session = onnxruntime.InferenceSession(fpath, options, providers=['CPUExecutionProvider'])
     generator = torch.Generator().manual_seed(seed)
     parameter = next(model.parameters(), None)
     device = parameter.device if parameter is not None else torch.device('cpu')
@@ -186,12 +191,59 @@ def onnxruntime_parity(model, fpath, height, width, batch_sizes=(1, 5), seed=0):
             images = torch.randn(batch_size, 3, height, width, generator=generator)
             with torch.no_grad():
                 expected = model(images.to(device)).float().cpu()
-            actual, = session.run([OUTPUT_NAME], {INPUT_NAME: images.numpy()})
-            if actual.shape != tuple(expected.shape):
-                raise RuntimeError('the ONNX model returns shape {} for a batch of {}, PyTorch {}'.format(
-                    actual.shape, batch_size, tuple(expected.shape)))
-            difference = (torch.from_numpy(actual) - expected).abs().max().item()
-            results.append(Parity(batch_size, difference, expected.abs().max().item()))
+                actual = torch.as_tensor(run_exported(images)).float().cpu()
+            if actual.shape != expected.shape:
+                raise RuntimeError('{} returns shape {} for a batch of {}, PyTorch {}'.format(
+                    what, tuple(actual.shape), batch_size, tuple(expected.shape)))
+            difference = (actual - expected).abs().max().item()
+            cosine = torch.nn.functional.cosine_similarity(actual, expected, dim=1).min().item()
+            results.append(Parity(batch_size, difference, expected.abs().max().item(), cosine))
     finally:
         model.train(was_training)
     return results
+
+
+def onnxruntime_parity(model, fpath, height, width, batch_sizes=(1, 5), seed=0):
+    """:func:`compare_features` of ONNX Runtime running ``fpath`` (CPU) against ``model``."""
+    import onnxruntime
+    options = onnxruntime.SessionOptions()
+    options.add_session_config_entry('session.intra_op.allow_spinning', '0')  # no busy-waiting threads
+    session = onnxruntime.InferenceSession(fpath, options, providers=['CPUExecutionProvider'])
+
+    def run(images):
+        return session.run([OUTPUT_NAME], {INPUT_NAME: images.numpy()})[0]
+
+    return compare_features(model, run, height, width, batch_sizes, seed, what='the ONNX model')
+
+
+def export_torchscript(model, fpath, height, width):
+    """Write ``torch.jit.trace`` of the eval-mode ``model`` (traced on a batch of 2 random images at height x
+    width, on the model's device) to ``fpath``; returns ``fpath``. The model's train/eval mode is restored."""
+    os.makedirs(os.path.dirname(os.path.abspath(fpath)), exist_ok=True)
+    parameter = next(model.parameters(), None)
+    device = parameter.device if parameter is not None else torch.device('cpu')
+    example = torch.randn(2, 3, height, width, device=device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter('ignore', category=torch.jit.TracerWarning)
+            warnings.simplefilter('ignore', category=FutureWarning)  # torch.jit is deprecated; still works
+            traced = torch.jit.trace(model, example, check_trace=False)
+            torch.jit.save(traced, fpath)
+    finally:
+        model.train(was_training)
+    return fpath
+
+
+def torchscript_parity(model, fpath, height, width, batch_sizes=(1, 5), seed=0):
+    """:func:`compare_features` of ``torch.jit.load(fpath)`` (on the CPU) against ``model``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', category=FutureWarning)  # torch.jit is deprecated; still works
+        loaded = torch.jit.load(fpath, map_location='cpu').eval()
+
+    def run(images):
+        with torch.no_grad():
+            return loaded(images)
+
+    return compare_features(model, run, height, width, batch_sizes, seed, what='the TorchScript model')

@@ -30,8 +30,9 @@ from PIL import Image
 
 from ..data import build_transforms, image_io, read_image_tensor
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from ..utils.checkpoint import load_checkpoint, load_pretrained_weights
+from ..utils.checkpoint import load_checkpoint
 from .inference import extract_batch_features, prepare_for_inference
+from .loading import load_weights
 from .model_record import build_model_for_checkpoint, model_record_of, resolve_model_config
 
 DEFAULT_IMAGE_SIZE = (256, 128)
@@ -44,10 +45,11 @@ class FeatureExtractor(object):
     Args:
         model (str, nn.Module or None): a registry key (see :func:`torchreid.models.get_names`), a built model, or
             None to build the model recorded in ``weights``.
-        weights (str, optional): a checkpoint to load (the seed's format, a bare state_dict, DataParallel prefixes
-            all work). Its classifier may have any number of identities; every other layer must fit the model
-            (else :class:`~torchreid.utils.checkpoint.CheckpointError`, unless ``allow_partial``). With a registry
-            key and no ``weights``, the model starts from its ImageNet weights.
+        weights (str, optional): a checkpoint to load (the seed's format, a bare state_dict, DataParallel prefixes,
+            torchreid 1.x's model zoo and our deployment files from tools/export.py all work). Its classifier may
+            have any number of identities; every other layer must fit the model (else
+            :class:`~torchreid.utils.checkpoint.CheckpointError`, unless ``allow_partial``). With a registry key and
+            no ``weights``, the model starts from its ImageNet weights.
         device (str or torch.device, optional): default 'cuda' when available, else 'cpu'.
         image_size (tuple, optional): (height, width) the images are resized to: the checkpoint's recorded
             training size by default, else 256x128.
@@ -85,7 +87,7 @@ class FeatureExtractor(object):
             image_size, mean, std = record['input_size'], record['norm_mean'], record['norm_std']
             record = record if recorded else None
         if checkpoint is not None:
-            load_pretrained_weights(model, checkpoint, allow_partial=allow_partial, source=str(weights))
+            load_weights(model, checkpoint, allow_partial=allow_partial, source=str(weights))  # 1.x names mapped
         if device is None:
             device = 'cuda' if torch.cuda.is_available() else 'cpu'
         self.device = torch.device(device)

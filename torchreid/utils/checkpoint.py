@@ -10,14 +10,20 @@ old files.
     save_checkpoint(state, is_best=False, fpath)    atomic write; copies to best_model.pth.tar when is_best
     load_checkpoint(fpath, map_location='cpu')      the dict; FileNotFoundError / CheckpointError otherwise
     extract_state_dict(checkpoint)                  the model's state_dict in today's naming
-    load_model_state(model, state_dict)             strict load (--resume); the error lists every difference
-    load_pretrained_weights(model, fpath, allow_partial=False)
+    load_model_state(model, state_dict, rename=None)
+                                                    strict load (--resume); the error lists every difference
+    load_pretrained_weights(model, fpath, allow_partial=False, source=None, rename=None)
                                                     load of the matching layers (--load-weights): anything but the
                                                     classifier left unloaded is an error unless allow_partial
     is_classifier_key(key)                          identity-classifier keys (their shape follows the class count)
 
 A checkpoint written by the engine also holds ``'model'``: the record that rebuilds its model (see
 :mod:`torchreid.models.model_record`).
+
+``rename`` (a function state_dict -> state_dict, applied after :func:`extract_state_dict`) lets the caller map
+another naming of the same layers onto the model's. This module knows no model; the models' loader
+:func:`torchreid.models.loading.load_weights` passes torchreid 1.x's names (:mod:`torchreid.models.naming`) this
+way, and is what the scripts, tools and FeatureExtractor use.
 """
 import contextlib
 import os
@@ -268,7 +274,8 @@ def likely_cause(own_state, state_dict, missing, unexpected, mismatched, recorde
             return ("another layer naming: the {} unmatched layers have the same shapes in the same order under other "
                     "names (e.g. '{}' in the file for '{}' in the model; torchreid 1.x (deep-person-reid) names "
                     "ResNet-50's layers 'conv1, bn1, layer1..4' where this torchreid has 'base.0, base.1, "
-                    "base.4..7'){}; rename the keys of the file to this model's names".format(
+                    "base.4..7'){}; load it with torchreid.models.loading.load_weights (which maps 1.x's names) "
+                    "or rename the keys of the file to this model's names".format(
                         len(missing), unexpected[0], missing[0], recorded))
     differing = missing + unexpected + mismatched
     head_groups = {'bottleneck', 'global_pool'}
@@ -288,15 +295,18 @@ def likely_cause(own_state, state_dict, missing, unexpected, mismatched, recorde
                 recorded, matching, len(model_layers)))
 
 
-def load_model_state(model, state_dict):
+def load_model_state(model, state_dict, rename=None):
     """Load ``state_dict`` (or a checkpoint dict holding one) into ``model`` strictly.
 
     Raises :class:`CheckpointError` naming the missing, unexpected and mis-shaped keys, with a hint: to keep only
     the layers that fit (e.g. a classifier trained for another number of identities) use --load-weights
     (:func:`load_pretrained_weights`); keys of another network mean the checkpoint belongs to another -a/--arch.
+    ``rename``: see the module docstring.
     """
     recorded_model = state_dict.get('model') if isinstance(state_dict, dict) else None
     state_dict = extract_state_dict(state_dict)
+    if rename is not None:
+        state_dict = rename(state_dict)
     own_state = model.state_dict()
     missing, unexpected, mismatched = _compare(own_state, state_dict)
     if missing or unexpected or mismatched:
@@ -319,7 +329,7 @@ def load_model_state(model, state_dict):
     model.load_state_dict(state_dict, strict=False)  # strictness checked above; BN counters may be absent
 
 
-def load_pretrained_weights(model, fpath, allow_partial=False, source=None):
+def load_pretrained_weights(model, fpath, allow_partial=False, source=None, rename=None):
     """Copy the layers of a checkpoint whose name and shape fit ``model``; returns a :class:`LoadReport`.
 
     ``fpath`` is a checkpoint file, or a checkpoint dict / state_dict already read (named ``source`` in messages,
@@ -330,12 +340,15 @@ def load_pretrained_weights(model, fpath, allow_partial=False, source=None):
     With
     ``allow_partial=True`` (``--allow-partial-load`` in the scripts and tools/export_onnx.py) the matching layers
     are loaded anyway and a warning lists the rest. A file of which no layer fits is an error either way.
+    ``rename``: see the module docstring.
     """
     if isinstance(fpath, dict):
         checkpoint, source = fpath, source or '<checkpoint>'
     else:
         checkpoint, source = load_checkpoint(fpath), source or fpath
     state_dict = extract_state_dict(checkpoint)
+    if rename is not None:
+        state_dict = rename(state_dict)
     own_state = model.state_dict()
     missing, unexpected, mismatched = _compare(own_state, state_dict)
     skipped = [(key, 'shape {} in file vs {} in model'.format(src, own)) for key, src, own in mismatched]

@@ -9,12 +9,12 @@ import tempfile
 _TEMP_FILE = re.compile(r'^\..+\.[A-Za-z0-9_]{8}\.tmp$')
 
 
-def mkdir_if_missing(directory):
-    """Create ``directory`` (and parents) unless it exists."""
-    if not directory:
+def mkdir_if_missing(dirname):
+    """Create ``dirname`` (and parents) unless it exists."""
+    if not dirname:
         return
     try:
-        os.makedirs(directory)
+        os.makedirs(dirname)
     except OSError as e:
         if e.errno != errno.EEXIST:
             raise
