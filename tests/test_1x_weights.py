@@ -6,15 +6,13 @@ The 1.x files are made from our models with naming.to_1x_naming (tests/test_mode
 against 1.x's own definitions).
 """
 import re
-import warnings
 
 import pytest
 import torch
-import torch.nn as nn
 
 from torchreid.datasets import init_imgreid_dataset
 from torchreid.engine.runner import main
-from torchreid.models import init_model
+from model_helpers import model_with_batch_statistics
 from torchreid.models.feature_extractor import FeatureExtractor
 from torchreid.models.loading import load_weights
 from torchreid.models.model_record import build_model_for_checkpoint
@@ -27,19 +25,7 @@ KEYS = ('resnet50', 'mobilenetv2_x1_0')
 
 def trained(key, num_classes=7, seed=0):
     """``key`` with random weights and BatchNorm statistics of one random batch (features of a usable scale)."""
-    torch.manual_seed(seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        model = init_model(key, num_classes=num_classes, pretrained=False)
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    for norm in norms:
-        norm.momentum = 1.0
-    model.train()
-    with torch.no_grad():
-        model(torch.randn(8, 3, *SIZE))
-    for norm in norms:
-        norm.momentum = 0.1
-    return model.eval()
+    return model_with_batch_statistics(key, SIZE, num_classes=num_classes, seed=seed)
 
 
 def fresh(key, num_classes=7):

@@ -9,9 +9,8 @@ import warnings
 
 import pytest
 import torch
-import torch.nn as nn
 
-from torchreid.models import init_model
+from model_helpers import model_with_batch_statistics
 from torchreid.models.deployment import (BOXMOT_MODELS, BoxMOTIncompatible, boxmot_model_name, boxmot_warnings,
                                          deployment_state)
 from torchreid.models.feature_extractor import FeatureExtractor
@@ -33,20 +32,8 @@ def load_tool(name='export.py'):
 
 
 def trained(key, num_classes=9, seed=0, **options):
-    """``key`` with random weights and the BatchNorm statistics of one random batch (features of a usable scale)."""
-    torch.manual_seed(seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        model = init_model(key, num_classes=num_classes, pretrained=False, **options)
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    for norm in norms:
-        norm.momentum = 1.0
-    model.train()
-    with torch.no_grad():
-        model(torch.randn(8, 3, *SIZE))
-    for norm in norms:
-        norm.momentum = 0.1
-    return model.eval()
+    """``key`` with random weights and BatchNorm statistics of one random batch (features of a usable scale)."""
+    return model_with_batch_statistics(key, SIZE, num_classes=num_classes, seed=seed, **options)
 
 
 def training_checkpoint(folder, key, num_classes=9, **options):
