@@ -21,6 +21,8 @@ import torch
 import torch.nn as nn
 from torch.optim.lr_scheduler import LRScheduler
 
+from .utils.layers import bare_model
+
 OPTIMIZER_NAMES = ('adam', 'amsgrad', 'sgd', 'rmsprop', 'radam')
 LR_SCHEDULER_NAMES = ('single_step', 'multi_step', 'cosine')
 
@@ -52,8 +54,7 @@ init_optim = make_optimizer  # the seed's name, with the seed's arguments (optim
 def staged_param_groups(model, new_layers, lr, base_lr_mult):
     """Two parameter groups: the top-level children named in ``new_layers`` (str or list) at the optimizer's lr,
     all the others (``base``, first) at ``lr * base_lr_mult``. ValueError for a name that is no child."""
-    if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
-        model = model.module
+    model = bare_model(model)
     new_layers = [new_layers] if isinstance(new_layers, str) else list(new_layers or [])
     new_layers = [name for name in new_layers if name]
     children = dict(model.named_children())

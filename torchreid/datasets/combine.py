@@ -33,7 +33,6 @@ class CombinedDataset(BaseDataset):
     def __init__(self, dataset, verbose=True):
         self.source_name = dataset.name
         self.is_video = dataset.is_video
-        self.combined_from = dataset
         junk_pids = set(dataset.combineall_junk_pids)
         extra_train = list(dataset.combineall_extra_train())
         train = list(dataset.train) + extra_train

@@ -1,7 +1,7 @@
 """CUHK-SYSU (Xiao et al., CVPR 2017) cropped persons: 11,934 identities, a training source only."""
 import os
 
-from .base import BaseImageDataset, check_required_paths
+from .base import BaseImageDataset, check_required_paths, relabel
 
 LAYOUT = """\
 <root>/cuhksysu/
@@ -40,10 +40,8 @@ class CUHKSYSU(BaseImageDataset):
             samples.append((os.path.join(image_dir, name), fields[0]))
         if not samples:
             raise ValueError("'{}' holds no .jpg images".format(image_dir))
-        label_of = {person: label for label, person in enumerate(sorted({person for _, person in samples}))}
-        train = [(path, label_of[person], 0) for path, person in samples]
-        super(CUHKSYSU, self).__init__(train, [], [], verbose=verbose, total_ids=len(label_of),
-                                       total_images=len(train))
+        train = relabel([(path, person, 0) for path, person in samples])
+        super(CUHKSYSU, self).__init__(train, [], [], verbose=verbose)
 
     def statistics_rows(self):
         return super(CUHKSYSU, self).statistics_rows()[:1]

@@ -26,9 +26,9 @@ import torch
 from ..losses import CrossEntropyLoss, TripletLoss
 from ..optim import make_lr_scheduler
 from ..utils.epoch_checkpoint import save_checkpoint as save_epoch_checkpoint
-from ..utils.layers import open_all_layers, open_specified_layers
+from ..utils.layers import check_open_layers, open_all_layers, open_specified_layers
 from .engine import SoftmaxEngine, TripletEngine
-from .evaluation import PRINTED_RANKS, Evaluator, MultiTargetEvaluator
+from .evaluation import PRINTED_RANKS, MultiTargetEvaluator
 
 
 class _FixbaseAnd1xCheckpoints(object):
@@ -37,21 +37,14 @@ class _FixbaseAnd1xCheckpoints(object):
 
     fixbase_epoch_1x = 0
     open_layers = None
-    _close_layers_pending = False
 
-    def train_one_epoch(self, epoch, optimizer=None, sampler_epoch=None, bn_eval=False):
+    def set_train_mode(self, epoch, bn_eval=False):
+        super().set_train_mode(epoch, bn_eval)
         if epoch + 1 <= self.fixbase_epoch_1x and self.open_layers is not None:
             print('* Only train {} (epoch: {}/{})'.format(self.open_layers, epoch + 1, self.fixbase_epoch_1x))
-            self._close_layers_pending = True  # applied after the loop has put the model in train mode
+            open_specified_layers(self.model, self.open_layers)
         else:
             open_all_layers(self.model)
-        return super().train_one_epoch(epoch, optimizer=optimizer, sampler_epoch=sampler_epoch, bn_eval=bn_eval)
-
-    def forward_backward(self, imgs, pids, optimizer):
-        if self._close_layers_pending:
-            open_specified_layers(self.model, self.open_layers)
-            self._close_layers_pending = False
-        return super().forward_backward(imgs, pids, optimizer)
 
     def evaluate_and_save(self, epoch):
         super().evaluate_and_save(epoch)
@@ -91,11 +84,10 @@ class DataManagerEngine(object):
 
     def build_evaluator(self, dist_metric, normalize_feature, rerank, use_metric_cuhk03, keep_distmat):
         """One :class:`Evaluator` per target of the data manager (the first target picks the best model)."""
-        return MultiTargetEvaluator({
-            name: Evaluator(self.test_loader[name]['query'], self.test_loader[name]['gallery'], self.device,
-                            pool=self.pooling_method, normalize_feature=normalize_feature, dist_metric=dist_metric,
-                            rerank=rerank, use_metric_cuhk03=use_metric_cuhk03, keep_distmat=keep_distmat)
-            for name in self.datamanager.targets})
+        return MultiTargetEvaluator.from_test_loaders(
+            self.test_loader, self.datamanager.targets, self.device, pool=self.pooling_method,
+            normalize_feature=normalize_feature, dist_metric=dist_metric, rerank=rerank,
+            use_metric_cuhk03=use_metric_cuhk03, keep_distmat=keep_distmat)
 
     def run(self, save_dir='log', max_epoch=0, start_epoch=0, print_freq=10, fixbase_epoch=0, open_layers=None,
             start_eval=0, eval_freq=-1, test_only=False, dist_metric='euclidean', normalize_feature=False,
@@ -110,8 +102,7 @@ class DataManagerEngine(object):
             raise ValueError('nothing to train: max_epoch ({}) is not above start_epoch ({}); pass a larger '
                              'max_epoch, or test_only=True to evaluate'.format(max_epoch, start_epoch))
         if open_layers is not None:
-            open_specified_layers(self.model, open_layers)  # a wrong name is an error now, not after an epoch
-            open_all_layers(self.model)
+            check_open_layers(self.model, open_layers)  # a wrong name is an error now, not after an epoch
         self.model.to(self.device)
         evaluator = self.build_evaluator(dist_metric, normalize_feature, rerank, use_metric_cuhk03,
                                          keep_distmat=visrank)

@@ -177,11 +177,7 @@ class Engine(object):
         ``bn_eval`` also freezes BatchNorm statistics (fixbase warm-up).
         """
         optimizer = optimizer or self.optimizer
-        self.train_model.train()
-        if self.criteria_with_state is not None:
-            self.criteria_with_state.train()
-        if bn_eval or self.freeze_bn:
-            self.model.apply(set_bn_to_eval)
+        self.set_train_mode(epoch, bn_eval)
         self._set_sampler_epoch(epoch if sampler_epoch is None else sampler_epoch)
 
         num_batches = len(self.train_loader)
@@ -222,6 +218,15 @@ class Engine(object):
             raise RuntimeError('the train loader gave no batch: the training set is smaller than one batch '
                                '(--train-batch); lower --train-batch')
         return {name: (total / num_items).item() for name, total in part_sums.items()}
+
+    def set_train_mode(self, epoch, bn_eval=False):
+        """Put the model (and loss modules with parameters) in train mode for 0-based ``epoch``; BatchNorm
+        statistics stay frozen with ``bn_eval`` (fixbase warm-up) or ``freeze_bn``."""
+        self.train_model.train()
+        if self.criteria_with_state is not None:
+            self.criteria_with_state.train()
+        if bn_eval or self.freeze_bn:
+            self.model.apply(set_bn_to_eval)
 
     def _set_sampler_epoch(self, epoch):
         for holder in (getattr(self.train_loader, 'sampler', None), getattr(self.train_loader, 'batch_sampler', None)):

@@ -260,6 +260,14 @@ class MultiTargetEvaluator(object):
         if self.best_target not in self.evaluators:
             raise ValueError("best target '{}' is not among the targets {}".format(self.best_target, self.targets))
 
+    @classmethod
+    def from_test_loaders(cls, test_loader, targets, device, best_target=None, **evaluator_options):
+        """One :class:`Evaluator` (with ``evaluator_options``) per target over a data manager's
+        ``test_loader[name]['query' | 'gallery']``."""
+        return cls({name: Evaluator(test_loader[name]['query'], test_loader[name]['gallery'], device,
+                                    **evaluator_options)
+                    for name in targets}, best_target=best_target)
+
     def evaluate(self, model):
         """Returns :class:`TargetResults` (every process gets the numbers; distmats on the main process only)."""
         per_target = {}

@@ -21,7 +21,7 @@ from ..utils.torchtools import count_num_param
 from . import comm
 from .cli import build_parser, parse_args
 from .engine import LATEST_CHECKPOINT, SoftmaxEngine, TripletEngine, make_autocast
-from .evaluation import Evaluator, MultiTargetEvaluator
+from .evaluation import MultiTargetEvaluator
 from .logging import install_logger, log_to_file_only, uninstall_logger, warn
 from .run_lock import SaveDirError, claim_save_dir
 
@@ -273,8 +273,8 @@ def check_args_before_work(args):
         raise ValueError('--start-epoch {} is not below --max-epoch {}: nothing to train. Pass a larger --max-epoch '
                          'to train, or use --evaluate (with --resume or --load-weights) to evaluate a model'.format(
                              args.start_epoch, args.max_epoch))
-    late = [milestone for milestone in args.stepsize if milestone >= args.max_epoch
-            and getattr(args, 'lr_scheduler', 'multi_step') == 'multi_step']
+    late = [milestone for milestone in args.stepsize
+            if milestone >= args.max_epoch] if args.lr_scheduler == 'multi_step' else []
     if late:
         warn('--stepsize {} is not below --max-epoch {}: the learning rate never decays at {} (a step at epoch N '
              'applies from the (N+1)-th epoch on)'.format(' '.join(map(str, args.stepsize)), args.max_epoch,
@@ -367,18 +367,16 @@ def _run(args, data_type, loss, device):
         criterion_cent = CenterLoss(reid_data.num_train_pids, model.feat_dim).to(device)
         params.append({'params': list(criterion_cent.parameters()), 'weight_decay': 0.})
     optimizer = make_optimizer(args.optim, params, args.lr, args.weight_decay)
-    scheduler = make_lr_scheduler(optimizer, getattr(args, 'lr_scheduler', 'multi_step'), args.stepsize, args.gamma,
+    scheduler = make_lr_scheduler(optimizer, args.lr_scheduler, args.stepsize, args.gamma,
                                   max_epoch=args.max_epoch, warmup_epochs=args.warmup_epochs,
                                   warmup_factor=args.warmup_factor)
     fixbase_optimizer = None if args.evaluate else fixbase_optimizer_for(args, model)
 
-    evaluator = MultiTargetEvaluator({
-        name: Evaluator(reid_data.test_loader[name]['query'], reid_data.test_loader[name]['gallery'], device,
-                        pool=getattr(args, 'pool', 'avg'), flip_test=args.flip_test,
-                        normalize_feature=args.normalize_feature, dist_metric=args.dist_metric, rerank=args.rerank,
-                        use_metric_cuhk03=getattr(args, 'use_metric_cuhk03', False),
-                        autocast=make_autocast(args.amp, device), keep_distmat=args.visualize_ranks)
-        for name in args.targets}, best_target=args.best_target)
+    evaluator = MultiTargetEvaluator.from_test_loaders(
+        reid_data.test_loader, args.targets, device, best_target=args.best_target, pool=getattr(args, 'pool', 'avg'),
+        flip_test=args.flip_test, normalize_feature=args.normalize_feature, dist_metric=args.dist_metric,
+        rerank=args.rerank, use_metric_cuhk03=getattr(args, 'use_metric_cuhk03', False),
+        autocast=make_autocast(args.amp, device), keep_distmat=args.visualize_ranks)
     common = dict(print_freq=args.print_freq, amp=args.amp, run_args=vars(args), model_record=run_model_record,
                   datasets_record={'sources': list(args.sources), 'targets': list(args.targets),
                                    'best_target': args.best_target, 'combineall': args.combineall})

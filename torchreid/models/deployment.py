@@ -28,7 +28,7 @@ import json
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from ..utils.checkpoint import save_checkpoint
 from ..utils.iotools import atomic_write
-from .model_record import infer_num_classes
+from .model_record import infer_num_classes, same_value
 from .naming import to_1x_naming
 
 # BoxMOT resizes crops to img_size (cv2 bilinear), as our test transform does
@@ -78,8 +78,7 @@ def boxmot_model_name(record):
             continue
         if option not in required:
             problems.append('{}={!r} (an option BoxMOT does not know)'.format(option, value))
-        elif value != required[option] and not (isinstance(value, (list, tuple)) and
-                                                list(value) == list(required[option])):
+        elif not same_value(value, required[option]):
             what = _HEAD_NAMES.get((option, value), '{}={!r}'.format(option, value))
             problems.append('{} (BoxMOT\'s {} has {}={!r})'.format(what, boxmot_key, option, required[option]))
     if problems:

@@ -35,7 +35,7 @@ from collections import namedtuple
 import torch
 from torch.onnx import symbolic_helper
 
-from ..utils.checkpoint import load_checkpoint
+from .inference import model_device
 from .loading import load_weights
 from .model_record import infer_num_classes  # noqa: F401 (part of this module's API)
 
@@ -136,11 +136,10 @@ def export_onnx(model, fpath, height, width, opset=DEFAULT_OPSET, dynamic_batch=
         raise ValueError('opset must be >= {} (GridSample, used by HACNN), got {}'.format(MIN_OPSET, opset))
     register_onnx_symbolics()
     if checkpoint is not None:
-        load_weights(model, load_checkpoint(checkpoint), allow_partial=allow_partial, source=checkpoint)
+        load_weights(model, checkpoint, allow_partial=allow_partial)
     folder = os.path.dirname(os.path.abspath(fpath))
     os.makedirs(folder, exist_ok=True)
-    parameter = next(model.parameters(), None)
-    device = parameter.device if parameter is not None else torch.device('cpu')
+    device = model_device(model)
     # batch 2, so that the traced graph cannot specialise on a batch of one
     example = torch.randn(2 if dynamic_batch else 1, 3, height, width, device=device)
     dynamic_axes = {INPUT_NAME: {0: 'batch'}, OUTPUT_NAME: {0: 'batch'}} if dynamic_batch else None
@@ -181,8 +180,7 @@ def compare_features(model, run_exported, height, width, batch_sizes=(1, 5), see
     (naming ``what``) if the output shapes differ.
     """
     generator = torch.Generator().manual_seed(seed)
-    parameter = next(model.parameters(), None)
-    device = parameter.device if parameter is not None else torch.device('cpu')
+    device = model_device(model)
     was_training = model.training
     model.eval()
     results = []
@@ -220,8 +218,7 @@ def export_torchscript(model, fpath, height, width):
     """Write ``torch.jit.trace`` of the eval-mode ``model`` (traced on a batch of 2 random images at height x
     width, on the model's device) to ``fpath``; returns ``fpath``. The model's train/eval mode is restored."""
     os.makedirs(os.path.dirname(os.path.abspath(fpath)), exist_ok=True)
-    parameter = next(model.parameters(), None)
-    device = parameter.device if parameter is not None else torch.device('cpu')
+    device = model_device(model)
     example = torch.randn(2, 3, height, width, device=device)
     was_training = model.training
     model.eval()

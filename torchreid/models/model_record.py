@@ -115,7 +115,8 @@ def _option_value(record, option):
     return constructor_defaults(record['name']).get(option, '<the default of {}>'.format(record['name']))
 
 
-def _same(a, b):
+def same_value(a, b):
+    """Equal, with lists and tuples of the same items counted equal (a record read back from a file holds lists)."""
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return list(a) == list(b)
     return a == b
@@ -135,7 +136,7 @@ def resolve_model_config(record, name=None, options=None, input_size=None, num_c
         conflicts.append("model '{}' (the checkpoint holds '{}')".format(name, record['name']))
     for option, value in (options or {}).items():
         recorded = _option_value(record, option)
-        if not _same(value, recorded):
+        if not same_value(value, recorded):
             conflicts.append('{}={!r} (the checkpoint was trained with {!r})'.format(option, value, recorded))
     if num_classes is not None and record['num_classes'] is not None and num_classes != record['num_classes']:
         conflicts.append('{} classes (the checkpoint has {})'.format(num_classes, record['num_classes']))
@@ -162,7 +163,7 @@ def build_model_from_record(record, num_classes=None, loss=None, pretrained=Fals
     loss = set(loss if loss is not None else record.get('loss') or ['xent'])
     defaults = constructor_defaults(name)
     options = {option: value for option, value in record['options'].items()
-               if not (option in defaults and _same(defaults[option], value))}
+               if not (option in defaults and same_value(defaults[option], value))}
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # "no ImageNet weights" notices: the weights come from the checkpoint
         try:

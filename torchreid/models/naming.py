@@ -23,10 +23,10 @@ they are, so a strict load still reports anything that does not belong to the mo
 from collections import OrderedDict
 
 from ..utils.checkpoint import CheckpointError
+from .resnet import TORCHVISION_RESNET_NAMES
 
-# (1.x prefix, our prefix), the first match wins
-RESNET_1X_NAMES = (('conv1.', 'base.0.'), ('bn1.', 'base.1.'), ('layer1.', 'base.4.'), ('layer2.', 'base.5.'),
-                   ('layer3.', 'base.6.'), ('layer4.', 'base.7.'))
+# (1.x prefix, our prefix), the first match wins; 1.x's ResNets keep torchvision's names
+RESNET_1X_NAMES = tuple(TORCHVISION_RESNET_NAMES)
 MOBILENETV2_1X_NAMES = (('conv2.0.', 'block2.'), ('conv3.', 'block3.'), ('conv4.', 'block4.'), ('conv5.', 'block5.'),
                         ('conv6.', 'block6.'), ('conv7.', 'block7.'), ('conv8.0.', 'block8.'))
 
